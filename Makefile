@@ -19,19 +19,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 pipeline: $(STAMP)
-	$(BIN)/barkbook run --name default
+	$(BIN)/barkbook run --name default --config configs/default.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q --runslow tests
+	$(BIN)/python -m pytest -q --durations=15 --runslow tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=nbs --no-browser
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=nbs \
+	  --MultiKernelManager.default_kernel_name=python3
 
 export: $(STAMP)
-	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+	env -u IN_TEST $(BIN)/nbdev-export && $(BIN)/nbdev-clean

@@ -7,8 +7,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 NBS = sorted(p.name for p in (ROOT / "nbs").glob("*.ipynb"))
 
-def _run(cmd, **kw):
-    env = dict(os.environ, IN_TEST="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+def _run(cmd, in_test=True, **kw):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    if in_test: env["IN_TEST"] = "1"
+    else: env.pop("IN_TEST", None)      # nbdev-export does nothing when IN_TEST is set
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, **kw)
 
 @pytest.mark.parametrize("nb", NBS)
@@ -25,7 +27,7 @@ def test_export_and_clean_leave_no_diff():
     before = {**_snapshot("barkbook"), **_snapshot("nbs")}
     try:
         for cmd in ("nbdev-export", "nbdev-clean"):
-            r = _run([str(BIN / cmd)], timeout=300)
+            r = _run([str(BIN / cmd)], in_test=False, timeout=300)
             assert r.returncode == 0, r.stderr
         after = {**_snapshot("barkbook"), **_snapshot("nbs")}
         changed = sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p))

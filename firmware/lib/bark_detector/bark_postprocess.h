@@ -1,0 +1,57 @@
+// Bark post-processing: moving average, threshold, minimum duration, suppression.
+// The C++ twin of barkbook.detector.postprocess (the host tests prove them bit-identical).
+// Portable C++17: only <stdint.h>/<stddef.h>, no heap.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "detector_config.h"
+
+// Settings of the detector; the defaults come from the generated detector_config.h (barkbook.detector.DetectorConfig).
+struct BarkDetectorConfig {
+  float confidence_threshold = det::kConfidenceThreshold;  // averaged bark score needed (>=)
+  uint32_t min_bark_duration_ms = det::kMinBarkDurationMs;  // consecutive above-threshold time for a detection
+  bool enable_temporal_filter = det::kEnableTemporalFilter; // moving average of the bark score
+  uint32_t average_window = det::kAverageWindow;            // steps in the moving average (1..kMaxAverageWindow)
+  uint32_t suppression_ms = det::kSuppressionMs;            // no new detection this long after one
+  uint32_t hop_ms = det::kHopMs;                            // time between model runs (multiple of the frame hop)
+  int bark_class = det::kBarkClass;                         // index of the bark class in the model's outputs
+};
+
+// One inference step's outcome (or, from BarkDetector::process, the outcome of the steps run in that call).
+struct DetectionResult {
+  bool is_bark = false;        // a detection fired
+  float confidence = 0.0f;     // is_bark: averaged bark score; otherwise the top raw score
+  int detected_class = -1;     // is_bark: bark_class; otherwise the top-scoring class (-1: no inference yet)
+  uint32_t timestamp_ms = 0;   // audio time of the step's window start (step * hop_ms)
+  uint32_t step = 0;           // inference step index since initialize()/reset()
+  float bark_score = 0.0f;     // averaged bark score compared with the threshold
+  uint16_t inferences = 0;     // model runs this result covers (0: no new inference)
+};
+
+// Label of a class index from detector_config.h ("none" for -1, "unknown" when out of range).
+const char* bark_class_to_string(int detected_class);
+
+class BarkPostProcessor {
+ public:
+  // Validate and apply cfg for a model with num_classes outputs. Returns false (and keeps nothing) if invalid.
+  bool configure(const BarkDetectorConfig& cfg, int num_classes);
+  // Forget history (step counter, average, run, suppression).
+  void reset();
+  // Post-process one step's scores[num_classes].
+  DetectionResult step(const float* scores);
+  const BarkDetectorConfig& config() const { return cfg_; }
+  // Consecutive above-threshold steps needed: max(1, ceil(min_bark_duration_ms / hop_ms)).
+  uint32_t min_steps() const { return min_steps_; }
+
+ private:
+  BarkDetectorConfig cfg_;
+  int num_classes_ = 0;
+  uint32_t min_steps_ = 1;
+  float history_[det::kMaxAverageWindow] = {};  // last bark scores, circular
+  uint32_t hist_len_ = 0;
+  uint32_t hist_head_ = 0;
+  uint32_t step_ = 0;
+  uint32_t run_ = 0;
+  bool has_last_ = false;
+  uint32_t last_detection_ = 0;
+};

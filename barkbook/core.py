@@ -17,7 +17,11 @@ __all__ = ['BarkbookError', 'atomic_path', 'atomic_write_bytes', 'atomic_write_t
 class BarkbookError(Exception):
     "Base class of the errors barkbook raises on bad input or bad state."
 
-# %% ../nbs/00_core.ipynb #dca4a0f1
+# %% ../nbs/00_core.ipynb #d0ce5002
+def _umask()->int:
+    "The process umask (read without changing it for long)."
+    m = os.umask(0o022); os.umask(m); return m
+
 @contextmanager
 def atomic_path(path:str|Path, # final file name
                ):
@@ -29,6 +33,7 @@ def atomic_path(path:str|Path, # final file name
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists(): os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()

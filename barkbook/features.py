@@ -78,27 +78,44 @@ class FeatureConfig:
         "Stable 12-hex-digit hash of the definition."
         return sha1_bytes(json.dumps(self.to_dict(), sort_keys=True).encode())[:12]
 
-# %% ../nbs/00_features.ipynb #21f13319
+# %% ../nbs/00_features.ipynb #93c511e4
 @lru_cache(maxsize=32)
 def fft_window(cfg:FeatureConfig, dtype=np.float32)->np.ndarray:
     "The analysis window of `win_length` samples, zero-padded (centred) to `n_fft`."
-    import scipy.signal
-    w = scipy.signal.get_window(cfg.window, cfg.win_length, fftbins=True).astype(np.float64)
-    left = (cfg.n_fft - cfg.win_length) // 2
-    return np.pad(w, (left, cfg.n_fft - cfg.win_length - left)).astype(dtype)
+    n = cfg.win_length
+    if cfg.window in ('hann', 'hanning'): w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)   # periodic Hann
+    else:
+        import scipy.signal
+        w = scipy.signal.get_window(cfg.window, n, fftbins=True).astype(np.float64)
+    left = (cfg.n_fft - n) // 2
+    return np.pad(w, (left, cfg.n_fft - n - left)).astype(dtype)
+
+def _hz_to_mel(f):
+    "Slaney mel scale: linear below 1 kHz, logarithmic above (librosa's htk=False)."
+    f = np.asarray(f, dtype=np.float64)
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), f / (200.0 / 3))
+
+def _mel_to_hz(m):
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
 
 @lru_cache(maxsize=16)
 def mel_filterbank(cfg:FeatureConfig)->np.ndarray:
     "Mel filterbank (n_mels, n_fft//2+1): Slaney mel scale, triangles with peak 1, float32."
-    import librosa
-    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
-                               fmax=cfg.fmax, htk=False, norm=None, dtype=np.float32)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(cfg.fmax), cfg.n_mels + 2))
+    freqs = np.fft.rfftfreq(cfg.n_fft, 1.0 / cfg.sample_rate)
+    ramps = edges[:, None] - freqs[None, :]
+    fdiff = np.diff(edges)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    return np.maximum(0, np.minimum(lower, upper)).astype(np.float32)
 
+# %% ../nbs/00_features.ipynb #464417e8
 def ref_power(cfg:FeatureConfig)->float:
     "Power of a full-scale sine in one FFT bin: the 0 dB reference."
     return float((fft_window(cfg, np.float64).sum() / 2) ** 2)
 
-# %% ../nbs/00_features.ipynb #af435032
+# %% ../nbs/00_features.ipynb #00d915f5
 DYNAMIC_RANGE_FAST_DB = 90.0   # frames with a wider band range than this are recomputed in float64
 
 def n_frames_for(n_samples:int, cfg:FeatureConfig)->int:
@@ -157,7 +174,7 @@ def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1]
             with ThreadPoolExecutor(workers) as ex: list(ex.map(work, starts))
     return out[0] if single else out
 
-# %% ../nbs/00_features.ipynb #1d45c7e9
+# %% ../nbs/00_features.ipynb #44737806
 def logmel_reference(x:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
     "Log-mel of one clip computed directly with librosa in float64 (slow; the reference for tests)."
     import librosa
@@ -167,7 +184,7 @@ def logmel_reference(x:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarra
     db = librosa.power_to_db(S, ref=ref_power(cfg), amin=1e-30, top_db=None)
     return np.clip(db, cfg.clamp_min, cfg.clamp_max).T
 
-# %% ../nbs/00_features.ipynb #63188498
+# %% ../nbs/00_features.ipynb #1c2dbbad
 def quantize_features(db:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
     "int8 model input from log-mel dB: `floor((dB - clamp_min)/scale + 0.5) - 128`, clipped."
     q = np.floor((np.asarray(db, dtype=np.float32) - np.float32(cfg.clamp_min)) / np.float32(cfg.input_scale) + np.float32(0.5))
@@ -177,7 +194,7 @@ def dequantize_features(q:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.nda
     "log-mel dB from the int8 model input."
     return ((np.asarray(q, dtype=np.float32) - cfg.input_zero_point) * cfg.input_scale).astype(np.float32)
 
-# %% ../nbs/00_features.ipynb #cc63849c
+# %% ../nbs/00_features.ipynb #c2314b14
 def dct_matrix(cfg:FeatureConfig=FeatureConfig())->np.ndarray:
     "Orthonormal DCT-II matrix (n_mels, n_mfcc): `mfcc = logmel @ dct_matrix`."
     return scipy.fft.dct(np.eye(cfg.n_mels), type=2, norm='ortho', axis=1)[:, :cfg.n_mfcc].astype(np.float32)
@@ -186,12 +203,12 @@ def mfcc(db:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
     "MFCCs `(..., frames, n_mfcc)` from log-mel dB `(..., frames, n_mels)`."
     return (np.asarray(db, dtype=np.float32) @ dct_matrix(cfg)).astype(np.float32)
 
-# %% ../nbs/00_features.ipynb #fcd1664a
+# %% ../nbs/00_features.ipynb #f7c6bb2a
 def clip_features(src, sr:int|None=None, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
     "Log-mel `(frames, n_mels)` of the first clip of a path or `(array, sr)`, zero-padded if short."
     return logmel(fix_length(read_audio(src, sr, target_sr=cfg.sample_rate), cfg.clip_samples), cfg)
 
-# %% ../nbs/00_features.ipynb #7fe1a62c
+# %% ../nbs/00_features.ipynb #15ae596e
 def plot_clip(x:np.ndarray, cfg:FeatureConfig=FeatureConfig(), title:str='', axes=None):
     "Waveform, log-mel (dB) and MFCC of one clip of samples, with labelled axes."
     import matplotlib.pyplot as plt

@@ -371,8 +371,8 @@ def breakdown(scored:list,                   # [(Scene, scores), ...]
     by_snr['miss_rate'] = 1 - by_snr.n_found / by_snr.n_barks
     return by_snr, pd.DataFrame(fas, columns=['scene', 'start_s', 'end_s', 'confidence', 'background'])
 
-# %% ../nbs/05_stream.ipynb #4d2f9ad9
-_RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*<=\s*([0-9]*\.?[0-9]+)\s*$')
+# %% ../nbs/05_stream.ipynb #0d604402
+_RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
 
 def choose_operating_point(table:pd.DataFrame,  # sweep output
                            rule:str='fa_per_hour<=1', # 'fa_per_hour<=X' or 'miss_rate<=X'

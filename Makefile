@@ -32,7 +32,7 @@ bench: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=nbs \
-	  --MultiKernelManager.default_kernel_name=python3
+	  --MultiKernelManager.default_kernel_name=python3 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 export: $(STAMP)
 	env -u IN_TEST $(BIN)/nbdev-export && $(BIN)/nbdev-clean

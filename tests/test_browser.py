@@ -1,0 +1,99 @@
+"""Real-browser test: JupyterLab + headless system Chromium (Playwright) run 04_explore.ipynb, the widgets render,
+changing the class dropdown changes the spectrogram image. Saves tests/artifacts/explore.png."""
+import json, os, secrets, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("BARKBOOK_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+if not CHROMIUM.exists(): pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not importable")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def _wait_status(url: str, proc, log: Path, timeout: float = 60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None: raise RuntimeError(f"jupyter lab exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return json.loads(r.read())
+        except OSError: time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer in {timeout} s")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    "JupyterLab on a free loopback port with a random token, serving a copy of the notebook; stopped at the end."
+    nbs = tmp_path / "nbs"; nbs.mkdir(); (tmp_path / "runs").mkdir()
+    shutil.copy(ROOT / "nbs" / "04_explore.ipynb", nbs)
+    default = ROOT / "runs" / "default"
+    if (default / "model" / "test_scores.npy").exists(): (tmp_path / "runs" / "default").symlink_to(default)
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"; settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("IN_TEST", None)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbs}",
+                             "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True"] + (["--allow-root"] if os.geteuid() == 0 else []),
+                            cwd=nbs, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_status(f"http://127.0.0.1:{port}/api/status?token={token}", proc, tmp_path / "lab.log")
+        yield dict(url=f"http://127.0.0.1:{port}", token=token, dir=tmp_path)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try: proc.wait(20)
+            except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
+        log.close()
+
+
+def test_explore_notebook_in_jupyterlab(lab):
+    ARTIFACTS.mkdir(exist_ok=True)
+    t0 = time.time()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(f"{lab['url']}/lab/tree/04_explore.ipynb?token={lab['token']}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
+            page.locator(".jp-Notebook").first.click()
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # the clip explorer's output: its class dropdown and spectrogram image
+            out = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-dropdown select")).first
+            out.wait_for(timeout=150_000)
+            select, img = out.locator(".widget-dropdown select").first, out.locator("img").first
+            img.wait_for(timeout=30_000)
+            out.scroll_into_view_if_needed()
+            before = img.get_attribute("src")
+            options = select.locator("option").all_inner_texts()
+            assert len(options) >= 2, options
+            current = select.input_value()
+            new = next(o for o in options if o != current)
+            select.select_option(label=new)
+            page.wait_for_function("([el, old]) => el.getAttribute('src') !== old", arg=[img.element_handle(), before], timeout=60_000)
+            assert img.get_attribute("src") != before
+            out.screenshot(path=str(ARTIFACTS / "explore.png"))
+            page.screenshot(path=str(ARTIFACTS / "explore_page.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "explore_failed.png"))
+            raise
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "explore.png").stat().st_size > 10_000
+    print(f"browser test: {time.time() - t0:.1f} s")

@@ -115,7 +115,7 @@ def ref_power(cfg:FeatureConfig)->float:
     "Power of a full-scale sine in one FFT bin: the 0 dB reference."
     return float((fft_window(cfg, np.float64).sum() / 2) ** 2)
 
-# %% ../nbs/00_features.ipynb #00d915f5
+# %% ../nbs/00_features.ipynb #f0cf4627
 DYNAMIC_RANGE_FAST_DB = 90.0   # frames with a wider band range than this are recomputed in float64
 
 def n_frames_for(n_samples:int, cfg:FeatureConfig)->int:
@@ -149,7 +149,7 @@ def _logmel_chunk(x:np.ndarray, cfg:FeatureConfig)->np.ndarray:
 
 def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1] at cfg.sample_rate
            cfg:FeatureConfig=FeatureConfig(),
-           chunk:int=64,              # clips per work item (bounds memory)
+           chunk:int=32,              # clips per work item (bounds memory; ~3 MB of frames fits the cache)
            workers:int|None=None,     # threads (default: all cores)
           )->np.ndarray:
     "Log-mel in dB of one clip `(frames, n_mels)` or a batch `(N, frames, n_mels)`, float32."

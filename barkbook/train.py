@@ -467,7 +467,7 @@ def train_run(run_dir,                 # run directory: reads features/, writes 
     rep = out/'reports'; rep.mkdir(exist_ok=True)
     plot_confusion(best['test'], classes, rep/'confusion_matrix.png')
     plot_history(best['history'], rep/'training_curves.png')
-    tx = data['test'].x if data['kind'] == 'logmel' else (np.load(fdir/'test_x.npy', mmap_mode='r') if (fdir/'test_x.npy').exists() else None)
+    tx = data['test'].x if data['kind'] == 'logmel' else (np.load(fdir/'test_x.npy', mmap_mode='r', allow_pickle=False) if (fdir/'test_x.npy').exists() else None)
     if tx is not None: plot_worst(tx, data['test'].y, best['scores'], classes, data['test'].meta, 8, rep/'worst_misclassified.png')
     tt = target_table(best['test'])
     metrics = dict(family=p['family'], width=p['width'], classes=classes, bark_index=bark, model=summary,

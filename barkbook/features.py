@@ -15,8 +15,8 @@ from .audio import SAMPLE_RATE, fix_length, read_audio
 
 # %% auto #0
 __all__ = ['DYNAMIC_RANGE_FAST_DB', 'FeatureError', 'FeatureConfig', 'fft_window', 'mel_filterbank', 'ref_power', 'n_frames_for',
-           'logmel', 'logmel_reference', 'quantize_features', 'dequantize_features', 'dct_matrix', 'mfcc',
-           'clip_features', 'plot_clip']
+           'logmel', 'logmel_windows', 'logmel_reference', 'quantize_features', 'dequantize_features', 'dct_matrix',
+           'mfcc', 'clip_features', 'plot_clip']
 
 # %% ../nbs/00_features.ipynb #c8a5fa71
 class FeatureError(BarkbookError):
@@ -161,17 +161,29 @@ def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1]
     if x.ndim != 2: raise FeatureError(f"expected samples of shape (n,) or (N, n), got {x.shape}")
     nf = n_frames_for(x.shape[1], cfg)
     if nf == 0: raise FeatureError(f"{x.shape[1]} samples is shorter than one frame ({cfg.n_fft})")
-    if x.shape[0] == 1 and nf > 4 * chunk: chunk = 1   # one long recording: still one work item
     out = np.empty((x.shape[0], nf, cfg.n_mels), dtype=np.float32)
-    starts = range(0, x.shape[0], chunk)
-    def work(s): out[s:s+chunk] = _logmel_chunk(x[s:s+chunk], cfg)
-    workers = min(workers or os.cpu_count() or 1, len(starts))
+    if x.shape[0] == 1:   # one recording, possibly hours long: cut its frames into segments on the frame grid
+        seg = chunk * cfg.n_frames
+        items = [(slice(0, 1), slice(f, min(nf, f + seg))) for f in range(0, nf, seg)]
+    else: items = [(slice(s, s + chunk), slice(0, nf)) for s in range(0, x.shape[0], chunk)]
+    def work(item):
+        rows, fr = item
+        out[rows, fr] = _logmel_chunk(x[rows, fr.start * cfg.hop_length:(fr.stop - 1) * cfg.hop_length + cfg.n_fft], cfg)
+    workers = min(workers or os.cpu_count() or 1, len(items))
     with threadpool_limits(1):
         if workers <= 1:
-            for s in starts: work(s)
+            for it in items: work(it)
         else:
-            with ThreadPoolExecutor(workers) as ex: list(ex.map(work, starts))
+            with ThreadPoolExecutor(workers) as ex: list(ex.map(work, items))
     return out[0] if single else out
+
+def logmel_windows(frames:np.ndarray,  # (n_frames, n_mels) frames of a long recording (dB or int8)
+                   cfg:FeatureConfig=FeatureConfig(),
+                   hop_frames:int=12,   # frames between consecutive model windows (12 = the device's 240 ms)
+                  )->np.ndarray:
+    "Read-only view `(n_windows, cfg.n_frames, n_mels)` of the model window every `hop_frames` frames."
+    if len(frames) < cfg.n_frames: raise FeatureError(f"{len(frames)} frames is shorter than one model window ({cfg.n_frames})")
+    return np.lib.stride_tricks.sliding_window_view(frames, cfg.n_frames, axis=0)[::hop_frames].transpose(0, 2, 1)
 
 # %% ../nbs/00_features.ipynb #44737806
 def logmel_reference(x:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from .core import BarkbookError, run_paths
 from .audio import AudioError, AUDIO_EXTENSIONS, SAMPLE_RATE, read_audio, fix_length, frame_windows
-from .features import FeatureConfig, logmel
+from .features import FeatureConfig, logmel, logmel_windows
 
 # %% auto #0
 __all__ = ['InferenceError', 'Prediction', 'Classifier']
@@ -77,7 +77,7 @@ class Classifier:
                 ):
         self.model, self.cfg, self.classes, self.kind, self.run_dir = model, cfg, list(classes), kind, run_dir
         self.input_kind = getattr(model, 'input_kind', 'logmel')
-        self.hop = max(1, int(round(hop_s * cfg.sample_rate)))
+        self.hop = max(1, int(round(hop_s * cfg.sample_rate / cfg.hop_length))) * cfg.hop_length   # on the frame grid
         self.background = {c for c in self.classes if c.lower() in set(background)}
 
     @classmethod
@@ -132,6 +132,16 @@ def score_windows(self:Classifier, w:np.ndarray)->np.ndarray:
     x = w if self.input_kind == 'wave' else logmel(w, self.cfg)
     return self.model.predict(x)
 
+@patch
+def model_inputs(self:Classifier, x:np.ndarray)->tuple:
+    "The model input of every window of 16 kHz samples `x` and the windows' start times (s); log-mel frames are computed once for the whole recording, as on the device."
+    if self.input_kind == 'wave': return self.windows(x)
+    n, x = self.cfg.clip_samples, np.asarray(x, dtype=np.float32)
+    k = 1 if len(x) <= n else 1 + math.ceil((len(x) - n) / self.hop)         # as `windows`: the last one is padded
+    frames = logmel(fix_length(x, (k - 1) * self.hop + n), self.cfg)
+    return (np.ascontiguousarray(logmel_windows(frames, self.cfg, self.hop // self.cfg.hop_length)),
+            np.arange(k) * self.hop / self.cfg.sample_rate)
+
 # %% ../nbs/21_inference.ipynb #9b14a2dd
 def _pick_window(scores:np.ndarray, classes:list, background:set)->int:
     top = scores.argmax(1); conf = scores.max(1)
@@ -154,15 +164,15 @@ def predict(self:Classifier, src,       # a sound file path, or an array of samp
            )->Prediction:
     "Classify one file or array; long audio is scored on sliding windows and the strongest event reported."
     x = read_audio(src, sr, target_sr=self.cfg.sample_rate)
-    w, t = self.windows(x)
-    return self._prediction(self.score_windows(w), t, len(x), str(src) if isinstance(src, (str, os.PathLike)) else None)
+    m, t = self.model_inputs(x)
+    return self._prediction(self.model.predict(m), t, len(x), str(src) if isinstance(src, (str, os.PathLike)) else None)
 
 @patch
 def predict_windows(self:Classifier, src, sr:int|None=None)->'pd.DataFrame':
     "Every window of a file or array: start time (s), label, confidence and the probability of each class."
     import pandas as pd
     x = read_audio(src, sr, target_sr=self.cfg.sample_rate)
-    w, t = self.windows(x); s = self.score_windows(w)
+    m, t = self.model_inputs(x); s = self.model.predict(m)
     df = pd.DataFrame({'offset_s': t, 'label': [self.classes[k] for k in s.argmax(1)], 'confidence': s.max(1)})
     return pd.concat([df, pd.DataFrame(s, columns=self.classes)], axis=1)
 
@@ -177,9 +187,8 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
     if errors not in ('raise', 'keep'): raise InferenceError(f"errors must be 'raise' or 'keep', got {errors!r}")
     pending, n_win = [], 0
     def flush():
-        done = [p for p in pending if isinstance(p, Prediction)]
         ws = [p[1] for p in pending if not isinstance(p, Prediction)]
-        scores = self.score_windows(np.concatenate(ws)) if ws else None
+        scores = self.model.predict(np.concatenate(ws)) if ws else None
         j = 0
         for p in pending:
             if isinstance(p, Prediction): yield p; continue
@@ -192,8 +201,8 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
         except BarkbookError as e:
             if errors == 'raise': raise
             pending.append(Prediction(name, error=str(e))); continue
-        w, t = self.windows(x)
-        pending.append((name, w, t, len(x))); n_win += len(w)
+        m, t = self.model_inputs(x)
+        pending.append((name, m, t, len(x))); n_win += len(m)
         if n_win >= batch_size: yield from flush(); n_win = 0
     yield from flush()
 

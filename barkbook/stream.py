@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from .core import BarkbookError, atomic_path, atomic_write_json, atomic_write_text, run_paths
 from .audio import AudioError, SAMPLE_RATE, load_audio, save_wav, int16_to_float, rms_dbfs
-from .features import FeatureConfig, logmel, quantize_features, n_frames_for
+from .features import FeatureConfig, logmel, logmel_windows, quantize_features, n_frames_for
 from .detector import DetectorConfig, n_steps_for, postprocess
 
 # %% auto #0
@@ -40,18 +40,11 @@ def step_decision_s(step, det_cfg:DetectorConfig=DetectorConfig(), cfg:FeatureCo
 # %% ../nbs/05_stream.ipynb #213816df
 def stream_logmel(x:np.ndarray,              # float samples of a long recording at cfg.sample_rate
                   cfg:FeatureConfig=FeatureConfig(),
-                  chunk_s:float=60.0,         # seconds of audio per chunk (bounds memory)
                  )->np.ndarray:
-    "Log-mel frames `(n_frames, n_mels)` of a long recording on the device's frame grid, computed in chunks."
+    "Log-mel frames `(n_frames, n_mels)` of a long recording on the device's frame grid (`logmel` segments it)."
     x = np.asarray(x, dtype=np.float32)
-    nf = n_frames_for(len(x), cfg)
-    if nf == 0: raise StreamError(f"{len(x)} samples is shorter than one frame ({cfg.n_fft})")
-    per = max(1, int(chunk_s * cfg.sample_rate) // cfg.hop_length)
-    out = np.empty((nf, cfg.n_mels), dtype=np.float32)
-    for f0 in range(0, nf, per):
-        f1 = min(nf, f0 + per)
-        out[f0:f1] = logmel(x[f0 * cfg.hop_length:(f1 - 1) * cfg.hop_length + cfg.n_fft], cfg)
-    return out
+    if n_frames_for(len(x), cfg) == 0: raise StreamError(f"{len(x)} samples is shorter than one frame ({cfg.n_fft})")
+    return logmel(x, cfg)
 
 # %% ../nbs/05_stream.ipynb #7f2e12c2
 def stream_windows(frames:np.ndarray,     # (n_frames, n_mels) frames of a long recording (dB or int8)
@@ -61,8 +54,7 @@ def stream_windows(frames:np.ndarray,     # (n_frames, n_mels) frames of a long 
     "Read-only view `(n_steps, n_frames_per_window, n_mels)`: the model input of every inference step."
     need = (n_steps - 1) * det_cfg.hop_frames(cfg) + cfg.n_frames
     if n_steps < 1 or len(frames) < need: raise StreamError(f"{len(frames)} frames cannot hold {n_steps} windows ({need} needed)")
-    v = np.lib.stride_tricks.sliding_window_view(frames, cfg.n_frames, axis=0)[::det_cfg.hop_frames(cfg)][:n_steps]
-    return v.transpose(0, 2, 1)
+    return logmel_windows(frames, cfg, det_cfg.hop_frames(cfg))[:n_steps]
 
 # %% ../nbs/05_stream.ipynb #7855a0df
 def stream_scores(model,                      # a barkbook.runtime.Int8Model (or anything with its interface)

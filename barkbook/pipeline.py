@@ -388,15 +388,11 @@ def _read_json(p:Path)->dict:
     try: return json.loads(p.read_text()) if p.exists() else {}
     except json.JSONDecodeError: return {}
 
-_ACC_KEYS = ('accuracy.converted', 'int8_accuracy', 'accuracy_int8', 'int8.accuracy', 'accuracy.int8', 'int8_test_accuracy',
-             'test_accuracy', 'accuracy', 'test.accuracy', 'float_accuracy')
-_SIZE_KEYS = ('int8_bytes', 'bytes.int8', 'int8.bytes', 'model_bytes', 'bytes', 'size_bytes', 'tflite_bytes')
+_ACC_COLS = ('tflite.accuracy.converted', 'model.test.accuracy')   # int8 test accuracy (%), else the float model's (0–1)
 
-def _pick(row:dict, keys)->str|None:
-    for k in keys:
-        for c in row:
-            if c == k or c.endswith('.' + k): return c
-    return None
+def _accuracy_column(df)->str|None:
+    "The test-accuracy column of a comparison table: the converted model's if any run has it, else the float model's."
+    return next((c for c in _ACC_COLS if c in df and df[c].notna().any()), None)
 
 # %% ../nbs/20_pipeline.ipynb #42f21984
 def compare_runs(run_dirs, # run directories to compare
@@ -434,7 +430,7 @@ def markdown_table(df, floatfmt:str='.4g')->str:
 def plot_comparison(df, path:str|Path|None=None):
     "Scatter of accuracy vs int8 model size, one labelled point per run; saved to `path` if given."
     import matplotlib; import matplotlib.pyplot as plt
-    acc = _pick({c: 0 for c in df.columns if c.startswith('tflite.')}, _ACC_KEYS) or _pick(dict.fromkeys(df.columns), _ACC_KEYS)
+    acc = _accuracy_column(df)
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     if acc and 'int8_kb' in df and df[[acc, 'int8_kb']].notna().all(axis=1).any():
         d = df[df[[acc, 'int8_kb']].notna().all(axis=1)]

@@ -79,13 +79,19 @@ def test_explore_notebook_in_jupyterlab(lab):
             out.wait_for(timeout=150_000)
             select, img = out.locator(".widget-dropdown select").first, out.locator("img").first
             img.wait_for(timeout=30_000)
+            # let "run all" finish first: later cells drive the same widgets, and a dropdown re-rendered between
+            # reading its options and choosing one makes the choice fail
+            page.wait_for_function("""() => { const nb = window.jupyterapp.shell.currentWidget;
+                const k = nb.sessionContext.session && nb.sessionContext.session.kernel;
+                return k && k.status === 'idle' && nb.content.widgets.every(
+                    c => c.model.type !== 'code' || c.model.executionCount !== null); }""", timeout=240_000)
             out.scroll_into_view_if_needed()
             before = img.get_attribute("src")
-            options = select.locator("option").all_inner_texts()
+            options = select.evaluate("s => Array.from(s.options).map(o => o.value)")
             assert len(options) >= 2, options
             current = select.input_value()
             new = next(o for o in options if o != current)
-            select.select_option(label=new)
+            select.select_option(value=new)
             page.wait_for_function("([el, old]) => el.getAttribute('src') !== old", arg=[img.element_handle(), before], timeout=60_000)
             assert img.get_attribute("src") != before
             out.screenshot(path=str(ARTIFACTS / "explore.png"))

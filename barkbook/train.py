@@ -5,19 +5,23 @@
 # %% ../nbs/20_train.ipynb #f56f7c85
 from __future__ import annotations
 import json, math, os, shutil, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import BarkbookError, atomic_path, atomic_write_json, run_paths
+from .core import (BarkbookError, atomic_path, atomic_write_json, atomic_write_text, project_root,
+                           run_paths, sha1_bytes)
 from .features import FeatureConfig, FeatureError
 from .models import build_model, input_kind_for, model_summary, load_model, FAMILIES
+from .data import build_dataset
+from .params import smoke_params
 
 # %% auto #0
-__all__ = ['TARGETS', 'TRAIN_DEFAULTS', 'TrainError', 'Shards', 'load_feature_info', 'open_shards', 'check_values',
-           'write_shards', 'class_weights', 'apply_spec_augment', 'mixup', 'Augment', 'make_dataset',
+__all__ = ['TARGETS', 'TRAIN_DEFAULTS', 'TINY_VERSION', 'TrainError', 'Shards', 'load_feature_info', 'open_shards',
+           'check_values', 'write_shards', 'class_weights', 'apply_spec_augment', 'mixup', 'Augment', 'make_dataset',
            'pipeline_throughput', 'make_loss', 'make_learning_rate', 'setup_devices', 'evaluate_scores', 'target_table',
-           'plot_confusion', 'plot_history', 'plot_worst', 'fit_one', 'train_run']
+           'plot_confusion', 'plot_history', 'plot_worst', 'fit_one', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #66886945
 class TrainError(BarkbookError):
@@ -483,3 +487,44 @@ def train_run(run_dir,                 # run directory: reads features/, writes 
     atomic_write_json(out/'metrics.json', metrics)
     atomic_write_json(out/'train_config.json', {**tc, 'status': 'done', 'bark_index': bark, 'model': summary, 'selected_seed': best['seed']})
     return metrics
+
+# %% ../nbs/20_train.ipynb #5ed3063d
+TINY_VERSION = 1  # bump when tiny runs must be rebuilt for a reason their parameters do not show
+
+def _tiny_key(seed:int)->str:
+    "Hash of what a tiny run is built from: smoke parameters of 01 and 02, the seed, the front-end."
+    d = dict(v=TINY_VERSION, seed=seed, cfg=FeatureConfig().hash,
+             data=smoke_params('01_generate_data').to_dict(), train=smoke_params('02_train').to_dict())
+    return sha1_bytes(json.dumps(d, sort_keys=True, default=str).encode())[:12]
+
+@contextmanager
+def _file_lock(path:Path):
+    "Hold an exclusive lock on `path` (created if missing) for the `with` block."
+    import fcntl
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def tiny_run(path=None, # run folder (default `runs/_tiny/<key>` in the project)
+             seed:int=0, # seed of data generation and training
+            )->Path:
+    "A small trained run (smoke data + smoke model in `model/`), built once and cached; read-only."
+    key = _tiny_key(seed)
+    root = Path(path) if path is not None else project_root()/'runs'/'_tiny'/key
+    done, building = root.parent/f'.{root.name}.done', root.parent/f'.{root.name}.building'
+    ready = lambda: root.is_dir() and done.exists() and done.read_text() == key
+    if ready(): return root
+    with _file_lock(root.parent/f'.{root.name}.lock'):
+        if ready(): return root
+        if root.exists():
+            if not (done.exists() or building.exists()) and any(root.iterdir()):
+                raise TrainError(f"{root}: exists and is not a tiny run; pass an empty or new folder")
+            shutil.rmtree(root)
+        atomic_write_text(building, key)
+        build_dataset(root, **{**smoke_params('01_generate_data').to_dict(), 'seed': seed}, progress=False)
+        train_run(root, **{**smoke_params('02_train').to_dict(), 'seed': seed, 'verbose': 0})
+        atomic_write_text(done, key); building.unlink()
+    return root
+

@@ -1,4 +1,5 @@
 """barkbook.audio: every file format loads to 16 kHz mono float32, and each kind of bad input fails with a reason."""
+import os, shlex, shutil, subprocess, sys
 import numpy as np
 import pytest
 import soundfile as sf
@@ -73,3 +74,22 @@ def test_lengths_and_windows():
     w = frame_windows(np.arange(27), 10, 5)                          # a partial last window is zero-padded
     assert w.shape == (5, 10) and w[-1, 0] == 20 and w[-1, -1] == 0
     assert peak_dbfs(np.array([0.5, -1.0])) == pytest.approx(0.0)
+
+CAPSH = shutil.which("capsh")
+
+@pytest.mark.skipif(CAPSH is None or os.geteuid() != 0, reason="needs capsh and root to drop the capability that overrides permissions")
+def test_unreadable_file_is_permission_denied(tmp_path, tone):
+    "EACCES (root without CAP_DAC_OVERRIDE): AudioError naming the file and 'permission denied', no traceback."
+    p = tmp_path / "locked.wav"; save_wav(p, tone); p.chmod(0)
+    code = ("import sys; from barkbook.audio import load_audio, AudioError\n"
+            "try: load_audio(sys.argv[1])\nexcept AudioError as e: print('ERR', e)")
+    r = subprocess.run([CAPSH, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c",
+                        f"{shlex.quote(sys.executable)} -c {shlex.quote(code)} {shlex.quote(str(p))}"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == f"ERR {p}: permission denied", r.stdout + r.stderr
+
+def test_many_channels_are_averaged(tmp_path, tone):
+    "A 24-channel file is the mean of its channels (it used to collapse to one sample per channel)."
+    p = tmp_path / "c24.wav"
+    sf.write(p, np.tile(tone[:, None], (1, 24)), SR, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(p, target_sr=SR), tone, atol=1e-6)

@@ -17,7 +17,7 @@ from .params import TrainParams
 
 # %% auto #0
 __all__ = ['SPLITS', 'MANIFEST_COLUMNS', 'REJECT_COLUMNS', 'RunError', 'Run', 'TrainRecord', 'Metrics', 'ConversionReport',
-           'StreamReport', 'RunRecord', 'SplitData']
+           'StreamReport', 'RunRecord', 'SplitData', 'FitDir']
 
 # %% ../nbs/15_run.ipynb #267aaf8c
 class RunError(BarkbookError):
@@ -308,6 +308,21 @@ def write_test_scores(self:Run, scores:np.ndarray)->Path:
 def read_test_scores(self:Run)->np.ndarray:
     "The selected model's test-split class scores."
     return np.load(self._need(self.model_dir/'test_scores.npy'), allow_pickle=False)
+
+# %% ../nbs/15_run.ipynb #e42dbcfb
+@dataclass(frozen=True)
+class FitDir:
+    "Where one training (one seed) keeps its best checkpoint, epoch history and resume backup."
+    root: Path
+    checkpoint = property(lambda self: self.root/'checkpoint'/'best.keras')
+    history = property(lambda self: self.root/'history.csv')
+    backup = property(lambda self: self.root/'backup')
+    tensorboard = property(lambda self: self.root/'tensorboard')
+
+@patch
+def fit_dir(self:Run, seed:int|None=None)->FitDir:
+    "The folder of one training: model/ itself, or model/seeds/seed_<seed>/ when several seeds are trained."
+    return FitDir(self.model_dir if seed is None else self.model_dir/'seeds'/f'seed_{seed}')
 
 # %% ../nbs/15_run.ipynb #46f332c5
 @patch

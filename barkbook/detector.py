@@ -4,16 +4,15 @@
 
 # %% ../nbs/13_detector.ipynb #f46583b7
 from __future__ import annotations
-import json, math
-from dataclasses import dataclass, asdict, fields
-from pathlib import Path
+from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-from .core import BarkbookError, atomic_write_text
-from .features import FeatureConfig, n_frames_for
+from fastcore.basics import patch
+from .core import BarkbookError, Record
+from .features import FeatureConfig, FeatureError, StreamGrid
 
 # %% auto #0
-__all__ = ['MAX_AVERAGE_WINDOW', 'DetectorError', 'DetectorConfig', 'n_steps_for', 'step_frames', 'postprocess', 'detect_events']
+__all__ = ['MAX_AVERAGE_WINDOW', 'DetectorError', 'DetectorConfig', 'postprocess', 'detect_events']
 
 # %% ../nbs/13_detector.ipynb #d1c2045b
 class DetectorError(BarkbookError):
@@ -22,7 +21,7 @@ class DetectorError(BarkbookError):
 MAX_AVERAGE_WINDOW = 16   # the firmware keeps at most this many past scores
 
 @dataclass(frozen=True)
-class DetectorConfig:
+class DetectorConfig(Record):
     "Post-processing of the per-step class scores; the defaults are compiled into the firmware."
     confidence_threshold:float = 0.75   # averaged bark score needed (>=) for a step to count as bark
     min_bark_duration_ms:int = 240      # consecutive above-threshold time needed for a detection
@@ -31,13 +30,16 @@ class DetectorConfig:
     suppression_ms:int = 1500           # no new detection this long after one
     hop_ms:int = 240                    # time between model runs (a multiple of the 20 ms feature hop)
     bark_class:int = 0                  # index of the bark class in the model's outputs
+    error = DetectorError               # what `from_dict`/`load` raise (a class attribute, not a field)
 
     def __post_init__(self):
-        if not 0.0 <= self.confidence_threshold <= 1.0: raise DetectorError(f"confidence_threshold {self.confidence_threshold} is not in [0, 1]")
+        if not 0.0 <= self.confidence_threshold <= 1.0:
+            raise DetectorError(f"confidence_threshold {self.confidence_threshold} is not in [0, 1]")
         for k in ('min_bark_duration_ms', 'suppression_ms', 'bark_class'):
             v = getattr(self, k)
             if isinstance(v, bool) or int(v) != v or v < 0: raise DetectorError(f"{k} must be a non-negative integer, got {v!r}")
-        if isinstance(self.hop_ms, bool) or int(self.hop_ms) != self.hop_ms or self.hop_ms <= 0: raise DetectorError(f"hop_ms must be a positive integer, got {self.hop_ms!r}")
+        if isinstance(self.hop_ms, bool) or int(self.hop_ms) != self.hop_ms or self.hop_ms <= 0:
+            raise DetectorError(f"hop_ms must be a positive integer, got {self.hop_ms!r}")
         if int(self.average_window) != self.average_window or not 1 <= self.average_window <= MAX_AVERAGE_WINDOW:
             raise DetectorError(f"average_window must be in 1..{MAX_AVERAGE_WINDOW}, got {self.average_window!r}")
 
@@ -46,53 +48,26 @@ class DetectorConfig:
         "Consecutive above-threshold steps needed for a detection."
         return max(1, -(-int(self.min_bark_duration_ms) // int(self.hop_ms)))
 
-    def hop_frames(self, fcfg:FeatureConfig=FeatureConfig())->int:
-        "Feature frames between model runs; raises if `hop_ms` is not a whole number of frames."
-        num = self.hop_ms * fcfg.sample_rate
-        if num % (1000 * fcfg.hop_length): raise DetectorError(f"hop_ms={self.hop_ms} is not a multiple of the {1000*fcfg.hop_length/fcfg.sample_rate:g} ms feature hop")
-        return num // (1000 * fcfg.hop_length)
-
-    def to_dict(self)->dict: return asdict(self)
-    @classmethod
-    def from_dict(cls, d:dict)->DetectorConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown: raise DetectorError(f"unknown DetectorConfig keys: {sorted(unknown)}")
-        return cls(**d)
-    def save(self, path)->Path: return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + '\n')
-    @classmethod
-    def load(cls, path)->DetectorConfig:
-        path = Path(path)
-        if not path.exists(): raise DetectorError(f"{path}: detector config not found")
-        try: d = json.loads(path.read_text())
-        except json.JSONDecodeError as e: raise DetectorError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(d, dict): raise DetectorError(f"{path}: expected a JSON object")
-        try: return cls.from_dict(d)
-        except TypeError as e: raise DetectorError(f"{path}: {e}") from None
-
 # %% ../nbs/13_detector.ipynb #9bba1e25
-def n_steps_for(n_samples:int,                          # samples in the recording
-                cfg:DetectorConfig=DetectorConfig(),
-                fcfg:FeatureConfig=FeatureConfig())->int:
-    "Number of model steps the detector runs on `n_samples` samples."
-    nf = n_frames_for(n_samples, fcfg)
-    return 0 if nf < fcfg.n_frames else 1 + (nf - fcfg.n_frames) // cfg.hop_frames(fcfg)
-
-def step_frames(n_steps:int, cfg:DetectorConfig=DetectorConfig(), fcfg:FeatureConfig=FeatureConfig())->np.ndarray:
-    "Index of the first feature frame of each step's window."
-    return np.arange(n_steps) * cfg.hop_frames(fcfg)
+@patch
+def grid(self:DetectorConfig, cfg:FeatureConfig)->StreamGrid:
+    "The inference grid of this detector on the front-end `cfg`."
+    try: return StreamGrid.from_hop_ms(cfg, self.hop_ms)
+    except FeatureError as e: raise DetectorError(str(e)) from None
 
 # %% ../nbs/13_detector.ipynb #d5c0cab9
-def _check_scores(scores, cfg:DetectorConfig)->np.ndarray:
+def _check_scores(scores, det_cfg:DetectorConfig)->np.ndarray:
     s = np.asarray(scores)
     if s.ndim != 2: raise DetectorError(f"scores must be (steps, classes), got shape {s.shape}")
-    if s.shape[1] <= cfg.bark_class: raise DetectorError(f"bark_class {cfg.bark_class} but scores have {s.shape[1]} classes")
+    if s.shape[1] <= det_cfg.bark_class:
+        raise DetectorError(f"bark_class {det_cfg.bark_class} but scores have {s.shape[1]} classes")
     if not np.all(np.isfinite(s)): raise DetectorError("scores contain NaN or inf")
     return s.astype(np.float32, copy=False)
 
-def _averaged(b:np.ndarray, cfg:DetectorConfig)->np.ndarray:
+def _averaged(b:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
     "Moving average of the bark score in float32, summed from the oldest step like the C++."
-    if not cfg.enable_temporal_filter: return b.copy()
-    T, W = len(b), int(cfg.average_window)
+    if not det_cfg.enable_temporal_filter: return b.copy()
+    T, W = len(b), int(det_cfg.average_window)
     acc = np.zeros(T, np.float32)
     for lag in range(W - 1, -1, -1):            # oldest first
         if lag < T: acc[lag:] += b[:T - lag]
@@ -101,25 +76,27 @@ def _averaged(b:np.ndarray, cfg:DetectorConfig)->np.ndarray:
 
 # %% ../nbs/13_detector.ipynb #9e06d770
 def postprocess(scores:np.ndarray,               # (steps, classes) model scores (probabilities), float
-                cfg:DetectorConfig=DetectorConfig())->pd.DataFrame:
+                det_cfg:DetectorConfig,          # the detector settings
+               )->pd.DataFrame:
     "One row per step: step, time_s, is_bark, confidence, detected_class, bark_score (averaged)."
-    s = _check_scores(scores, cfg)
+    s = _check_scores(scores, det_cfg)
     T = len(s)
-    avg = _averaged(s[:, cfg.bark_class].copy(), cfg)
+    avg = _averaged(s[:, det_cfg.bark_class].copy(), det_cfg)
     top = s.argmax(1) if T else np.zeros(0, int)
-    thr = np.float32(cfg.confidence_threshold)
+    thr = np.float32(det_cfg.confidence_threshold)
     is_bark = np.zeros(T, bool)
     run, last = 0, None
     for i in range(T):
         run = run + 1 if avg[i] >= thr else 0
-        suppressed = last is not None and (i - last) * cfg.hop_ms < cfg.suppression_ms
-        if run >= cfg.min_steps and not suppressed: is_bark[i], last = True, i
+        suppressed = last is not None and (i - last) * det_cfg.hop_ms < det_cfg.suppression_ms
+        if run >= det_cfg.min_steps and not suppressed: is_bark[i], last = True, i
     conf = np.where(is_bark, avg, s[np.arange(T), top]).astype(np.float32)
-    cls = np.where(is_bark, cfg.bark_class, top).astype(np.int64)
-    return pd.DataFrame(dict(step=np.arange(T), time_s=np.arange(T) * cfg.hop_ms / 1000.0, is_bark=is_bark,
+    cls = np.where(is_bark, det_cfg.bark_class, top).astype(np.int64)
+    return pd.DataFrame(dict(step=np.arange(T), time_s=np.arange(T) * det_cfg.hop_ms / 1000.0, is_bark=is_bark,
                              confidence=conf, detected_class=cls, bark_score=avg))
 
-def detect_events(scores:np.ndarray, cfg:DetectorConfig=DetectorConfig())->pd.DataFrame:
+# %% ../nbs/13_detector.ipynb #872768dc
+def detect_events(scores:np.ndarray, det_cfg:DetectorConfig)->pd.DataFrame:
     "One row per detection: step, time_s (start of the step's window), confidence (averaged bark score)."
-    df = postprocess(scores, cfg)
+    df = postprocess(scores, det_cfg)
     return df.loc[df.is_bark, ['step', 'time_s', 'confidence']].reset_index(drop=True)

@@ -5,25 +5,27 @@
 # %% ../nbs/12_features.ipynb #063d8014
 from __future__ import annotations
 import json, math, os
-from dataclasses import dataclass, asdict, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 import numpy as np
 import scipy.fft
-from .core import BarkbookError, sha1_bytes, atomic_write_text
+from fastcore.basics import patch
+from threadpoolctl import threadpool_limits
+from .core import BarkbookError, Record, sha1_bytes
 from .audio import SAMPLE_RATE, fix_length, read_audio
 
 # %% auto #0
-__all__ = ['DYNAMIC_RANGE_FAST_DB', 'FeatureError', 'FeatureConfig', 'fft_window', 'mel_filterbank', 'ref_power', 'n_frames_for',
-           'logmel', 'logmel_windows', 'logmel_reference', 'quantize_features', 'dequantize_features', 'dct_matrix',
-           'mfcc', 'clip_features', 'plot_clip']
+__all__ = ['DYNAMIC_RANGE_FAST_DB', 'FeatureError', 'FeatureConfig', 'fft_window', 'mel_edges', 'mel_filterbank', 'ref_power',
+           'n_frames_for', 'logmel', 'StreamGrid', 'logmel_reference', 'quantize_features', 'dequantize_features',
+           'dct_matrix', 'mfcc', 'clip_features', 'plot_logmel', 'plot_clip']
 
 # %% ../nbs/12_features.ipynb #c8a5fa71
 class FeatureError(BarkbookError):
     "Features that do not match their configuration, or a configuration that makes no sense."
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Record):
     "The log-mel front-end: saved with every run so training, conversion and firmware use the same numbers."
     kind:str = 'logmel'            # front-end kind (only 'logmel' is implemented)
     sample_rate:int = SAMPLE_RATE  # Hz
@@ -38,11 +40,13 @@ class FeatureConfig:
     clamp_min:float = -120.0       # dB floor (also the log floor)
     clamp_max:float = 7.5          # dB ceiling
     n_mfcc:int = 13                # MFCC coefficients derived from the log-mel
+    error = FeatureError           # what `from_dict`/`load` raise (a class attribute, not a field)
 
     def __post_init__(self):
         if self.kind != 'logmel': raise FeatureError(f"unknown feature kind {self.kind!r}")
         if not self.win_length <= self.n_fft: raise FeatureError("win_length must be <= n_fft")
-        if not 0 <= self.fmin < self.fmax <= self.sample_rate/2: raise FeatureError("need 0 <= fmin < fmax <= sample_rate/2")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate/2:
+            raise FeatureError("need 0 <= fmin < fmax <= sample_rate/2")
         if self.clip_samples < self.n_fft: raise FeatureError("clip_samples must be >= n_fft")
         if not self.clamp_min < self.clamp_max: raise FeatureError("need clamp_min < clamp_max")
 
@@ -50,32 +54,12 @@ class FeatureConfig:
     def n_frames(self)->int: return 1 + (self.clip_samples - self.n_fft) // self.hop_length
     @property
     def shape(self)->tuple: return (self.n_frames, self.n_mels)
-    @property
-    def input_scale(self)->float: return (self.clamp_max - self.clamp_min) / 255.0
-    @property
-    def input_zero_point(self)->int: return int(round(-128 - self.clamp_min / self.input_scale))
 
-    def to_dict(self)->dict: return asdict(self)
-    def to_json(self)->str: return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-    @classmethod
-    def from_dict(cls, d:dict)->FeatureConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown: raise FeatureError(f"unknown FeatureConfig keys: {sorted(unknown)}")
-        return cls(**d)
-    @classmethod
-    def from_json(cls, s:str)->FeatureConfig: return cls.from_dict(json.loads(s))
-    def save(self, path)->Path: return atomic_write_text(path, self.to_json() + '\n')
-    @classmethod
-    def load(cls, path)->FeatureConfig:
-        path = Path(path)
-        if not path.exists(): raise FeatureError(f"{path}: feature config not found")
-        try: return cls.from_json(path.read_text())
-        except (json.JSONDecodeError, TypeError) as e: raise FeatureError(f"{path}: not a valid feature config ({e})") from None
-    @property
-    def hash(self)->str:
-        "Stable 12-hex-digit hash of the definition."
-        return sha1_bytes(json.dumps(self.to_dict(), sort_keys=True).encode())[:12]
+# %% ../nbs/12_features.ipynb #0784c97b
+@patch(as_prop=True)
+def hash(self:FeatureConfig)->str:
+    "Stable 12-hex-digit hash of the definition."
+    return sha1_bytes(json.dumps(self.to_dict(), sort_keys=True).encode())[:12]
 
 # %% ../nbs/12_features.ipynb #93c511e4
 @lru_cache(maxsize=32)
@@ -84,11 +68,12 @@ def fft_window(cfg:FeatureConfig, dtype=np.float32)->np.ndarray:
     n = cfg.win_length
     if cfg.window in ('hann', 'hanning'): w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)   # periodic Hann
     else:
-        import scipy.signal
+        import scipy.signal   # only for other windows: importing it costs ~1 s of predict start-up
         w = scipy.signal.get_window(cfg.window, n, fftbins=True).astype(np.float64)
     left = (cfg.n_fft - n) // 2
     return np.pad(w, (left, cfg.n_fft - n - left)).astype(dtype)
 
+# %% ../nbs/12_features.ipynb #a31139aa
 def _hz_to_mel(f):
     "Slaney mel scale: linear below 1 kHz, logarithmic above (librosa's htk=False)."
     f = np.asarray(f, dtype=np.float64)
@@ -98,10 +83,15 @@ def _mel_to_hz(m):
     m = np.asarray(m, dtype=np.float64)
     return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
 
+def mel_edges(cfg:FeatureConfig)->np.ndarray:
+    "The `n_mels + 2` edge frequencies (Hz) of the mel filters: band `k` rises from edge `k` to `k+1`, falls to `k+2`."
+    return _mel_to_hz(np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(cfg.fmax), cfg.n_mels + 2))
+
+# %% ../nbs/12_features.ipynb #3da9205c
 @lru_cache(maxsize=16)
 def mel_filterbank(cfg:FeatureConfig)->np.ndarray:
     "Mel filterbank (n_mels, n_fft//2+1): Slaney mel scale, triangles with peak 1, float32."
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(cfg.fmin), _hz_to_mel(cfg.fmax), cfg.n_mels + 2))
+    edges = mel_edges(cfg)
     freqs = np.fft.rfftfreq(cfg.n_fft, 1.0 / cfg.sample_rate)
     ramps = edges[:, None] - freqs[None, :]
     fdiff = np.diff(edges)
@@ -114,13 +104,12 @@ def ref_power(cfg:FeatureConfig)->float:
     "Power of a full-scale sine in one FFT bin: the 0 dB reference."
     return float((fft_window(cfg, np.float64).sum() / 2) ** 2)
 
-# %% ../nbs/12_features.ipynb #f0cf4627
-DYNAMIC_RANGE_FAST_DB = 90.0   # frames with a wider band range than this are recomputed in float64
-
+# %% ../nbs/12_features.ipynb #abbcfece
 def n_frames_for(n_samples:int, cfg:FeatureConfig)->int:
     "Number of whole frames in `n_samples` samples."
     return 0 if n_samples < cfg.n_fft else 1 + (n_samples - cfg.n_fft) // cfg.hop_length
 
+# %% ../nbs/12_features.ipynb #731cad7a
 @lru_cache(maxsize=16)
 def _interleaved_filterbank(cfg:FeatureConfig, dtype=np.float32)->np.ndarray:
     "Mel filterbank transposed with each weight repeated for the real and imaginary part: (2*(n_fft//2+1), n_mels)."
@@ -138,6 +127,9 @@ def _logmel_frames(frames:np.ndarray, cfg:FeatureConfig, dtype=np.float32)->np.n
     v = spec.view(dtype); np.square(v, out=v)               # re², im² interleaved
     return _power_to_db(v @ _interleaved_filterbank(cfg, dtype), cfg)
 
+# %% ../nbs/12_features.ipynb #01a94bdb
+DYNAMIC_RANGE_FAST_DB = 90.0   # frames with a wider band range than this are recomputed in float64
+
 def _logmel_chunk(x:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     "Log-mel of clips `x` (float32 or float64): float32 fast path, float64 for frames of very wide range."
     frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft, axis=-1)[:, ::cfg.hop_length]
@@ -146,14 +138,21 @@ def _logmel_chunk(x:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     if wide.any(): db[wide] = _logmel_frames(frames[wide], cfg, np.float64).astype(np.float32)
     return db
 
+# %% ../nbs/12_features.ipynb #6c0eb7e2
+def _work_items(n_clips:int, nf:int, chunk:int, cfg:FeatureConfig)->list:
+    "(clip rows, frame range) of each work item: clip chunks of a batch, or frame segments of one recording."
+    if n_clips == 1:
+        seg = chunk * cfg.n_frames
+        return [(slice(0, 1), slice(f, min(nf, f + seg))) for f in range(0, nf, seg)]
+    return [(slice(s, s + chunk), slice(0, nf)) for s in range(0, n_clips, chunk)]
+
+# %% ../nbs/12_features.ipynb #01686055
 def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1] at cfg.sample_rate
-           cfg:FeatureConfig=FeatureConfig(),
+           cfg:FeatureConfig,         # the front-end
            chunk:int=32,              # clips per work item (bounds memory; ~3 MB of frames fits the cache)
            workers:int|None=None,     # threads (default: all cores)
           )->np.ndarray:
     "Log-mel in dB of one clip `(frames, n_mels)` or a batch `(N, frames, n_mels)`, float32."
-    from concurrent.futures import ThreadPoolExecutor
-    from threadpoolctl import threadpool_limits
     x = np.asarray(x)
     if x.dtype != np.float64: x = x.astype(np.float32, copy=False)   # float64 input keeps its precision
     single = x.ndim == 1
@@ -162,13 +161,11 @@ def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1]
     nf = n_frames_for(x.shape[1], cfg)
     if nf == 0: raise FeatureError(f"{x.shape[1]} samples is shorter than one frame ({cfg.n_fft})")
     out = np.empty((x.shape[0], nf, cfg.n_mels), dtype=np.float32)
-    if x.shape[0] == 1:   # one recording, possibly hours long: cut its frames into segments on the frame grid
-        seg = chunk * cfg.n_frames
-        items = [(slice(0, 1), slice(f, min(nf, f + seg))) for f in range(0, nf, seg)]
-    else: items = [(slice(s, s + chunk), slice(0, nf)) for s in range(0, x.shape[0], chunk)]
+    items = _work_items(x.shape[0], nf, chunk, cfg)
     def work(item):
         rows, fr = item
-        out[rows, fr] = _logmel_chunk(x[rows, fr.start * cfg.hop_length:(fr.stop - 1) * cfg.hop_length + cfg.n_fft], cfg)
+        span = x[rows, fr.start * cfg.hop_length:(fr.stop - 1) * cfg.hop_length + cfg.n_fft]
+        out[rows, fr] = _logmel_chunk(span, cfg)
     workers = min(workers or os.cpu_count() or 1, len(items))
     with threadpool_limits(1):
         if workers <= 1:
@@ -177,64 +174,167 @@ def logmel(x:np.ndarray,             # samples: (n,) or (N, n), float in [-1, 1]
             with ThreadPoolExecutor(workers) as ex: list(ex.map(work, items))
     return out[0] if single else out
 
-def logmel_windows(frames:np.ndarray,  # (n_frames, n_mels) frames of a long recording (dB or int8)
-                   cfg:FeatureConfig=FeatureConfig(),
-                   hop_frames:int=12,   # frames between consecutive model windows (12 = the device's 240 ms)
-                  )->np.ndarray:
-    "Read-only view `(n_windows, cfg.n_frames, n_mels)` of the model window every `hop_frames` frames."
-    if len(frames) < cfg.n_frames: raise FeatureError(f"{len(frames)} frames is shorter than one model window ({cfg.n_frames})")
-    return np.lib.stride_tricks.sliding_window_view(frames, cfg.n_frames, axis=0)[::hop_frames].transpose(0, 2, 1)
+# %% ../nbs/12_features.ipynb #fb46e585
+@dataclass(frozen=True)
+class StreamGrid:
+    "Frames → model windows every `hop_frames` frames → seconds: the device's inference grid."
+    cfg:FeatureConfig    # the front-end: frame hop and window length
+    hop_frames:int       # frames between two model runs (12 = 240 ms on the device)
+
+    def __post_init__(self):
+        h = self.hop_frames
+        if isinstance(h, bool) or int(h) != h or h < 1: raise FeatureError(f"hop_frames must be a positive integer, got {h!r}")
+
+    @classmethod
+    def from_hop_ms(cls, cfg:FeatureConfig, hop_ms:int)->StreamGrid:
+        "The grid of a model run every `hop_ms` ms; raises if that is not a whole number of frames."
+        num = int(hop_ms) * cfg.sample_rate
+        if hop_ms != int(hop_ms) or num % (1000 * cfg.hop_length):
+            raise FeatureError(f"hop_ms={hop_ms} is not a multiple of the {1000*cfg.hop_length/cfg.sample_rate:g} ms feature hop")
+        return cls(cfg, num // (1000 * cfg.hop_length))
+
+    @property
+    def hop_samples(self)->int: return self.hop_frames * self.cfg.hop_length
+    @property
+    def window_samples(self)->int: return (self.cfg.n_frames - 1) * self.cfg.hop_length + self.cfg.n_fft
+    @property
+    def window_s(self)->float: return self.window_samples / self.cfg.sample_rate
+
+# %% ../nbs/12_features.ipynb #ddfc60bd
+@patch
+def n_steps(self:StreamGrid, n_samples:int,  # samples of the recording
+            pad_end:bool=False,               # also count a last, zero-padded window over the tail
+           )->int:
+    "Model runs on `n_samples` samples: complete windows only (the device), or one more padded over the tail."
+    if pad_end: return 1 + math.ceil(max(0, n_samples - self.cfg.clip_samples) / self.hop_samples)
+    nf = n_frames_for(n_samples, self.cfg)
+    return 0 if nf < self.cfg.n_frames else 1 + (nf - self.cfg.n_frames) // self.hop_frames
+
+# %% ../nbs/12_features.ipynb #b7abf15e
+@patch
+def samples_for(self:StreamGrid, n_steps:int)->int:
+    "Samples that hold `n_steps` whole clips on the grid: the length to pad a recording to."
+    return (n_steps - 1) * self.hop_samples + self.cfg.clip_samples
+
+# %% ../nbs/12_features.ipynb #9411705e
+@patch
+def start_s(self:StreamGrid, step)->np.ndarray:
+    "Time (s) at which the window of `step` starts (an index, an array, or a fractional step)."
+    return np.asarray(step) * self.hop_samples / self.cfg.sample_rate
+
+# %% ../nbs/12_features.ipynb #56cbb5a6
+@patch
+def centre_s(self:StreamGrid, step)->np.ndarray:
+    "Time (s) of the centre of `step`'s window."
+    return self.start_s(step) + self.window_s / 2
+
+# %% ../nbs/12_features.ipynb #721fcaa1
+@patch
+def decision_s(self:StreamGrid, step)->np.ndarray:
+    "Time (s) at which the device has `step`'s last frame: the earliest it can report a detection there."
+    return self.start_s(step) + self.window_s
+
+# %% ../nbs/12_features.ipynb #4dcdf491
+@patch
+def windows(self:StreamGrid, frames:np.ndarray,  # (n_frames, n_mels) frames of a recording (dB or int8)
+            n_steps:int|None=None,                # the first `n_steps` windows (default: every complete one)
+           )->np.ndarray:
+    "Read-only view `(n_steps, cfg.n_frames, n_mels)`: the model input of every step."
+    n = self.cfg.n_frames
+    if len(frames) < n: raise FeatureError(f"{len(frames)} frames is shorter than one model window ({n})")
+    w = np.lib.stride_tricks.sliding_window_view(frames, n, axis=0)[::self.hop_frames].transpose(0, 2, 1)
+    if n_steps is None: return w
+    if not 1 <= n_steps <= len(w):
+        raise FeatureError(f"{len(frames)} frames cannot hold {n_steps} windows ({(n_steps - 1) * self.hop_frames + n} needed)")
+    return w[:n_steps]
 
 # %% ../nbs/12_features.ipynb #44737806
-def logmel_reference(x:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def logmel_reference(x:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     "Log-mel of one clip computed directly with librosa in float64 (slow; the reference for tests)."
-    import librosa
+    import librosa   # tests only: librosa's numba stack costs ~2 s of import
     S = librosa.feature.melspectrogram(y=np.asarray(x, dtype=np.float64), sr=cfg.sample_rate, n_fft=cfg.n_fft,
             hop_length=cfg.hop_length, win_length=cfg.win_length, window=cfg.window, center=False, power=2.0,
             n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=False, norm=None)
     db = librosa.power_to_db(S, ref=ref_power(cfg), amin=1e-30, top_db=None)
     return np.clip(db, cfg.clamp_min, cfg.clamp_max).T
 
+# %% ../nbs/12_features.ipynb #455be80f
+@patch(as_prop=True)
+def input_scale(self:FeatureConfig)->float:
+    "dB per int8 step of the model input: the clamp range over 255 steps."
+    return (self.clamp_max - self.clamp_min) / 255.0
+
+# %% ../nbs/12_features.ipynb #0d1c0381
+@patch(as_prop=True)
+def input_zero_point(self:FeatureConfig)->int:
+    "The int8 value of 0 dB."
+    return int(round(-128 - self.clamp_min / self.input_scale))
+
 # %% ../nbs/12_features.ipynb #1c2dbbad
-def quantize_features(db:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def quantize_features(db:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     "int8 model input from log-mel dB: `floor((dB - clamp_min)/scale + 0.5) - 128`, clipped."
-    q = np.floor((np.asarray(db, dtype=np.float32) - np.float32(cfg.clamp_min)) / np.float32(cfg.input_scale) + np.float32(0.5))
+    q = np.floor((np.asarray(db, dtype=np.float32) - np.float32(cfg.clamp_min)) / np.float32(cfg.input_scale)
+                 + np.float32(0.5))
     return (np.clip(q, 0, 255) - 128).astype(np.int8)
 
-def dequantize_features(q:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def dequantize_features(q:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     "log-mel dB from the int8 model input."
     return ((np.asarray(q, dtype=np.float32) - cfg.input_zero_point) * cfg.input_scale).astype(np.float32)
 
 # %% ../nbs/12_features.ipynb #c2314b14
-def dct_matrix(cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def dct_matrix(cfg:FeatureConfig)->np.ndarray:
     "Orthonormal DCT-II matrix (n_mels, n_mfcc): `mfcc = logmel @ dct_matrix`."
     return scipy.fft.dct(np.eye(cfg.n_mels), type=2, norm='ortho', axis=1)[:, :cfg.n_mfcc].astype(np.float32)
 
-def mfcc(db:np.ndarray, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def mfcc(db:np.ndarray, cfg:FeatureConfig)->np.ndarray:
     "MFCCs `(..., frames, n_mfcc)` from log-mel dB `(..., frames, n_mels)`."
     return (np.asarray(db, dtype=np.float32) @ dct_matrix(cfg)).astype(np.float32)
 
 # %% ../nbs/12_features.ipynb #f7c6bb2a
-def clip_features(src, sr:int|None=None, cfg:FeatureConfig=FeatureConfig())->np.ndarray:
+def clip_features(src,                # a sound file path, or an array of samples
+                  cfg:FeatureConfig,  # the front-end
+                  sr:int|None=None,   # sample rate of an array
+                 )->np.ndarray:
     "Log-mel `(frames, n_mels)` of the first clip of a path or `(array, sr)`, zero-padded if short."
     return logmel(fix_length(read_audio(src, sr, target_sr=cfg.sample_rate), cfg.clip_samples), cfg)
 
+# %% ../nbs/12_features.ipynb #48010404
+def plot_logmel(db:np.ndarray,           # log-mel dB (frames, n_mels) of a clip or a recording
+                cfg:FeatureConfig,       # the front-end that made it: time and frequency axes
+                ax=None,                 # axes to draw into (default: a new figure)
+                title:str='log-mel',     # axes title
+                t0:float=0.0,            # time of the first frame, seconds
+                vmin:float|None=None,    # colour range (default: cfg.clamp_min .. cfg.clamp_max)
+                vmax:float|None=None,
+                colorbar:bool=True,      # add a colour bar beside `ax`
+               ):
+    "Log-mel spectrogram with time in seconds and frequency in Hz; returns the QuadMesh."
+    import matplotlib.pyplot as plt   # only when plotting: keeps matplotlib out of predict's start-up
+    if ax is None: _, ax = plt.subplots(figsize=(6, 3), constrained_layout=True)
+    db = np.asarray(db, dtype=np.float32)
+    t = t0 + np.arange(len(db) + 1) * cfg.hop_length / cfg.sample_rate
+    m = ax.pcolormesh(t, mel_edges(cfg)[1:], db.T, cmap='magma', shading='flat',
+                      vmin=cfg.clamp_min if vmin is None else vmin, vmax=cfg.clamp_max if vmax is None else vmax)
+    ax.set(xlabel='time (s)', ylabel='frequency (Hz)', title=title)
+    ax.set_yscale('symlog', linthresh=500)
+    if colorbar: ax.figure.colorbar(m, ax=ax, label='dB (re full-scale sine)')
+    return m
+
 # %% ../nbs/12_features.ipynb #15ae596e
-def plot_clip(x:np.ndarray, cfg:FeatureConfig=FeatureConfig(), title:str='', axes=None):
+def plot_clip(x:np.ndarray,          # float samples of one clip at cfg.sample_rate
+              cfg:FeatureConfig,     # the front-end
+              title:str='',          # title of the waveform panel
+              axes=None,             # three axes (default: a new figure)
+             ):
     "Waveform, log-mel (dB) and MFCC of one clip of samples, with labelled axes."
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt   # only when plotting
     x = np.asarray(x, dtype=np.float32)
     db = logmel(fix_length(x, max(len(x), cfg.n_fft)), cfg)
     if axes is None: _, axes = plt.subplots(1, 3, figsize=(13, 3), constrained_layout=True)
-    ax = axes[0]; ax.plot(np.arange(len(x)) / cfg.sample_rate, x, lw=0.5)
-    ax.set(xlabel='time (s)', ylabel='amplitude', ylim=(-1.05, 1.05), title=title or 'waveform')
+    axes[0].plot(np.arange(len(x)) / cfg.sample_rate, x, lw=0.5)
+    axes[0].set(xlabel='time (s)', ylabel='amplitude', ylim=(-1.05, 1.05), title=title or 'waveform')
+    plot_logmel(db, cfg, axes[1])
     fr = np.arange(db.shape[0] + 1) * cfg.hop_length / cfg.sample_rate
-    import librosa
-    edges = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax, htk=False)[1:]
-    m = axes[1].pcolormesh(fr, edges, db.T, cmap='magma', vmin=cfg.clamp_min, vmax=cfg.clamp_max, shading='flat')
-    axes[1].set(xlabel='time (s)', ylabel='frequency (Hz)', yscale='symlog', title='log-mel')
-    axes[1].figure.colorbar(m, ax=axes[1], label='dB (re full-scale sine)')
-    c = mfcc(db, cfg)
-    m2 = axes[2].pcolormesh(fr, np.arange(cfg.n_mfcc + 1), c.T, cmap='viridis', shading='flat')
+    m2 = axes[2].pcolormesh(fr, np.arange(cfg.n_mfcc + 1), mfcc(db, cfg).T, cmap='viridis', shading='flat')
     axes[2].set(xlabel='time (s)', ylabel='coefficient', title='MFCC'); axes[2].figure.colorbar(m2, ax=axes[2])
     return axes

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_synth.ipynb #f5289061
 from __future__ import annotations
-import ctypes, math, os, threading, zlib
+import ctypes, math, os, struct, threading, time, zlib
 from functools import lru_cache
 import numpy as np
 import scipy.signal
@@ -16,7 +16,7 @@ from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 __all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
            'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
            'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
-           'parallel_batches', 'render_clips']
+           'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -27,9 +27,10 @@ class SynthError(BarkbookError):
 
 def clip_rng(seed:int, label:str, group:int, index:int=-1)->np.random.Generator:
     "The random generator of one clip (index >= 0) or of one group's identity (index = -1)."
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(label.encode()), int(group), int(index) + 1])
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(label.encode()), int(group),
+                                  int(index) + 1])
 
-# %% ../nbs/16_synth.ipynb #619acb46
+# %% ../nbs/16_synth.ipynb #55696685
 def _db(x): return 10 ** (np.asarray(x) / 20)
 
 def _set_rms(x, dbfs):
@@ -41,6 +42,7 @@ def _set_peak(x, dbfs):
     "Scale `x` so its peak is `dbfs`."
     return x * (_db(dbfs) / max(float(np.max(np.abs(x))), 1e-12))
 
+# %% ../nbs/16_synth.ipynb #5a16b685
 @lru_cache(maxsize=512)
 def _sos(kind, f, order=2):
     "Cached Butterworth SOS (`f` in Hz, a float or a (lo, hi) pair)."
@@ -49,10 +51,12 @@ def _sos(kind, f, order=2):
 def _filt(x, kind, f, order=2):
     "Butterworth low/high/band-pass filter of `x`."
     nyq = SAMPLE_RATE / 2 * 0.98
-    f = tuple(min(max(float(v), 10.0), nyq) for v in f) if isinstance(f, (tuple, list)) else min(max(float(f), 10.0), nyq)
+    f = (tuple(min(max(float(v), 10.0), nyq) for v in f) if isinstance(f, (tuple, list))
+         else min(max(float(f), 10.0), nyq))
     if isinstance(f, tuple) and f[0] >= f[1]: f = (f[0] * 0.8, f[0] * 1.2)
     return scipy.signal.sosfilt(_sos(kind, f, order), x)
 
+# %% ../nbs/16_synth.ipynb #1e94be3c
 def _coloured(rng, n, alpha):
     "Noise with power spectrum ~ 1/f**alpha (0 white, 1 pink, 2 brown), unit RMS."
     spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
@@ -60,6 +64,7 @@ def _coloured(rng, n, alpha):
     x = np.fft.irfft(spec * f ** (-alpha / 2), n)
     return x / max(np.std(x), 1e-12)
 
+# %% ../nbs/16_synth.ipynb #cf60911c
 def _resonate(x, freqs, bws, gains):
     "Parallel bank of 2nd-order band-pass resonators (formants)."
     out = np.zeros_like(x)
@@ -69,6 +74,7 @@ def _resonate(x, freqs, bws, gains):
         out += g * scipy.signal.lfilter(b, a, x)
     return out
 
+# %% ../nbs/16_synth.ipynb #83198a2b
 def _reverb(rng, x, rt60, wet):
     "Mix `x` with itself convolved by a decaying-noise room response of reverberation time `rt60` seconds."
     n = int(rt60 * SAMPLE_RATE)
@@ -79,11 +85,13 @@ def _reverb(rng, x, rt60, wet):
     y = scipy.signal.fftconvolve(x, ir)[:len(x)]
     return (1 - wet) * x + wet * y * (np.std(x) / (np.std(y) + 1e-12))
 
+# %% ../nbs/16_synth.ipynb #5d3d34d3
 def _smooth_noise(rng, n, n_points):
     "A smooth random curve of `n` samples through `n_points` random values in [-1, 1]."
     pts = rng.uniform(-1, 1, n_points)
     return np.interp(np.linspace(0, n_points - 1, n), np.arange(n_points), pts)
 
+# %% ../nbs/16_synth.ipynb #ca621b71
 def _tone(f0, amps, phases=None):
     "Sum of harmonics of the instantaneous frequency `f0` (array, Hz) with amplitudes `amps`, zero above Nyquist."
     phi = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
@@ -103,6 +111,7 @@ def dog_identity(rng:np.random.Generator)->dict:
     return dict(size=float(size), f0=f0, formants=formants, tilt=float(rng.uniform(0.5, 1.4)),
                 rough=float(rng.uniform(0, 0.6) * size), breath=float(rng.uniform(0.05, 0.35)))
 
+# %% ../nbs/16_synth.ipynb #d2be9385
 def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
     "One bark of `dog` as float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
     dur = rng.uniform(0.08, 0.30)
@@ -143,60 +152,72 @@ def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
         pos += len(b) + int(g)
     far = rng.random() < 0.4
     if far: y = _filt(y, 'low', rng.uniform(1200, 4000))
-    y = _reverb(rng, y, rng.uniform(0.15, 0.8) if far else rng.uniform(0.1, 0.35), rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
+    y = _reverb(rng, y, rng.uniform(0.15, 0.8) if far else rng.uniform(0.1, 0.35),
+                rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
     return y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far))
 
 # %% ../nbs/16_synth.ipynb #0a83ff6b
 class _VOICE(ctypes.Structure):
-    _fields_ = [('name', ctypes.c_char_p), ('languages', ctypes.c_char_p), ('identifier', ctypes.c_char_p),
-                ('gender', ctypes.c_ubyte), ('age', ctypes.c_ubyte), ('variant', ctypes.c_ubyte),
-                ('xx1', ctypes.c_ubyte), ('score', ctypes.c_int), ('spare', ctypes.c_void_p)]
+    _fields_ = [('name', ctypes.c_char_p), ('languages', ctypes.c_char_p),
+                ('identifier', ctypes.c_char_p), ('gender', ctypes.c_ubyte), ('age', ctypes.c_ubyte),
+                ('variant', ctypes.c_ubyte), ('xx1', ctypes.c_ubyte), ('score', ctypes.c_int),
+                ('spare', ctypes.c_void_p)]
 
-_SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                             ctypes.c_void_p)
 _ESPEAK = {}
 _ESPEAK_LOCK = threading.Lock()
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4   # espeak_PARAMETER values
-_DICT_ALIAS = {'nb': 'no', 'hyw': 'hy', 'ltg': 'lv'}   # languages that share another language's dictionary
+_DICT_ALIAS = {'nb': 'no', 'hyw': 'hy', 'ltg': 'lv'}   # languages sharing another language's dictionary
 
-def _espeak():
-    "Load and initialise libespeak-ng once per process; returns the state dict."
-    if _ESPEAK.get('pid') == os.getpid(): return _ESPEAK
+# %% ../nbs/16_synth.ipynb #c471485e
+def _load_espeak():
+    "libespeak-ng from `espeakng-loader`, with the argument types of the functions we call."
     try: import espeakng_loader
-    except ImportError as e: raise SynthError("speech needs the `espeakng-loader` package (pip install espeakng-loader)") from e
+    except ImportError as e:
+        raise SynthError("speech needs the `espeakng-loader` package (pip install espeakng-loader)") from e
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                 ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
     lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VOICE))
     lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
-    sr = lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)  # 2 = AUDIO_OUTPUT_SYNCHRONOUS
+    return lib, espeakng_loader.get_data_path()
+
+def _espeak():
+    "Load and initialise libespeak-ng once per process; returns the state dict."
+    if _ESPEAK.get('pid') == os.getpid(): return _ESPEAK
+    lib, data = _load_espeak()
+    sr = lib.espeak_Initialize(2, 0, data.encode(), 0)  # 2 = AUDIO_OUTPUT_SYNCHRONOUS
     if sr <= 0: raise SynthError(f"espeak_Initialize failed ({sr})")
-    data, voices, i = espeakng_loader.get_data_path(), {}, 0
+    voices, i = {}, 0
     vs = lib.espeak_ListVoices(None)
     while vs[i]:
         v = vs[i].contents; i += 1
         if not v.languages: continue
         lang = v.languages[1:].split(b'\0')[0].decode()
         base = _DICT_ALIAS.get(lang, lang.split('-')[0])
-        if os.path.exists(os.path.join(data, f'{base}_dict')): voices[lang] = v.identifier.decode()  # skip voices without a dictionary
+        if os.path.exists(os.path.join(data, f'{base}_dict')): voices[lang] = v.identifier.decode()
     _ESPEAK.clear(); _ESPEAK.update(pid=os.getpid(), lib=lib, sr=sr, voices=dict(sorted(voices.items())))
     return _ESPEAK
 
 # %% ../nbs/16_synth.ipynb #41fe9df6
-VOICE_VARIANTS = ('', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'f1', 'f2', 'f3', 'f4', 'f5', 'croak', 'klatt',
-                  'klatt2', 'klatt3', 'Alex', 'Andy', 'Annie', 'adam', 'anika', 'aunty', 'belinda', 'boris',
-                  'david', 'ed', 'grandma', 'grandpa', 'john', 'linda', 'max', 'michel', 'norbert', 'whisper')
+VOICE_VARIANTS = ('', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'f1', 'f2', 'f3', 'f4', 'f5', 'croak',
+                  'klatt', 'klatt2', 'klatt3', 'Alex', 'Andy', 'Annie', 'adam', 'anika', 'aunty',
+                  'belinda', 'boris', 'david', 'ed', 'grandma', 'grandpa', 'john', 'linda', 'max',
+                  'michel', 'norbert', 'whisper')
 
 def espeak_voices()->dict:
     "Language code -> voice identifier of the usable voices bundled with espeakng-loader."
     return dict(_espeak()['voices'])
 
+# %% ../nbs/16_synth.ipynb #93b52040
 def _synth_raw(lib, text, voice, params, seed=0):
     "Synthesise in this process: (status, int16 bytes at the library's sample rate)."
     ctypes.CDLL(None).srand(ctypes.c_uint(seed))     # noise sources (whisper, breath) use libc rand() ...
-    if hasattr(lib, 'espeak_ng_SetRandSeed'): lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))   # ... or espeak's own
+    if hasattr(lib, 'espeak_ng_SetRandSeed'): lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))   # ... or its own
     chunks = []
     def collect(wav, n, events):
         if n > 0: chunks.append(ctypes.string_at(wav, 2 * n))
@@ -210,9 +231,9 @@ def _synth_raw(lib, text, voice, params, seed=0):
     lib.espeak_Synchronize()
     return 0, b''.join(chunks)
 
+# %% ../nbs/16_synth.ipynb #e1734277
 def _synth_forked(lib, text, voice, params, seed=0):
     "Synthesise in a forked child, so every utterance starts from the library's pristine internal state."
-    import struct
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # child: synthesise, send status + samples, exit without cleanup
@@ -228,6 +249,7 @@ def _synth_forked(lib, text, voice, params, seed=0):
     if len(buf) < 4: raise SynthError(f"eSpeak NG child process failed on {text!r} ({voice})")
     return struct.unpack('<i', buf[:4])[0], buf[4:]
 
+# %% ../nbs/16_synth.ipynb #ec5169a0
 def espeak_say(text:str,          # UTF-8 text
                voice:str='en',     # voice name or identifier, optionally `+variant` (e.g. 'gmw/de+f3')
                rate:int=175,       # words per minute (80..450)
@@ -263,17 +285,21 @@ def _random_text(rng):
     "A random sentence, number or string of pseudo-words."
     kind = rng.choice(3, p=[0.45, 0.2, 0.35])
     if kind == 0: return ' '.join(rng.choice(_WORDS, int(rng.integers(3, 12))))
-    if kind == 1: return ' '.join(str(int(rng.integers(0, 10 ** int(rng.integers(1, 6))))) for _ in range(int(rng.integers(1, 4))))
+    if kind == 1:
+        return ' '.join(str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
+                        for _ in range(int(rng.integers(1, 4))))
     words = []
     for _ in range(int(rng.integers(2, 8))):
-        words.append(''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(int(rng.integers(1, 4)))))
+        words.append(''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+                             for _ in range(int(rng.integers(1, 4)))))
     return ' '.join(words) + rng.choice(['.', '?', '!', ','])
 
 # %% ../nbs/16_synth.ipynb #e0e7f422
 def speaker_identity(rng:np.random.Generator)->dict:
     "Random speaker: language, voice variant, base pitch, intonation range, speaking rate."
     voices = espeak_voices()
-    lang = str(rng.choice(['en-us', 'en-gb-x-rp', 'en-gb-scotland'])) if rng.random() < 0.3 else str(rng.choice(list(voices)))
+    lang = (str(rng.choice(['en-us', 'en-gb-x-rp', 'en-gb-scotland'])) if rng.random() < 0.3
+            else str(rng.choice(list(voices))))
     lang = voices.get(lang, 'en')
     var = str(rng.choice(VOICE_VARIANTS, p=_variant_p()))
     return dict(voice=lang + (f'+{var}' if var else ''), pitch=int(rng.integers(10, 90)),
@@ -284,15 +310,18 @@ def _variant_p():
     p = np.ones(len(VOICE_VARIANTS)); p[VOICE_VARIANTS.index('whisper')] = 0.3
     return p / p.sum()
 
+# %% ../nbs/16_synth.ipynb #cd1bc20d
 def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:
     "A 1 s stretch of `speaker` saying random text (starting at a random offset); returns (samples, info)."
     text, seed = _random_text(rng), int(rng.integers(2**31))
-    rate, pitch = int(speaker['rate'] * rng.uniform(0.85, 1.15)), int(np.clip(speaker['pitch'] + rng.integers(-8, 9), 0, 99))
-    # a voice variant may be missing, and a few voices crash the library on some texts (e.g. Greenlandic numbers):
-    # fall back to the plain language voice, then to English words
+    rate = int(speaker['rate'] * rng.uniform(0.85, 1.15))
+    pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9), 0, 99))
+    # a voice variant may be missing, and a few voices crash the library on some texts (e.g. Greenlandic
+    # numbers): fall back to the plain language voice, then to English words
     for voice in (speaker['voice'], speaker['voice'].split('+')[0], 'en'):
         try:
-            x = espeak_say(text, voice, rate=rate, pitch=pitch, pitch_range=speaker['pitch_range'], seed=seed); break
+            x = espeak_say(text, voice, rate=rate, pitch=pitch, pitch_range=speaker['pitch_range'], seed=seed)
+            break
         except SynthError:
             if voice == 'en': raise
             if voice == speaker['voice'].split('+')[0]: text = ' '.join(rng.choice(_WORDS, 6))
@@ -306,23 +335,32 @@ def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:
         s = int(rng.choice(starts[e >= e.max() - 10]))
         seg = x[s:s + n]; y[:len(seg)] = seg; off = s / SAMPLE_RATE
     if rng.random() < 0.3: y = _reverb(rng, y, rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.5))
-    if rng.random() < 0.3: y = _filt(y, 'band', (rng.uniform(80, 400), rng.uniform(3000, 7500)))   # phone / small speaker
+    if rng.random() < 0.3:   # phone / small speaker
+        y = _filt(y, 'band', (rng.uniform(80, 400), rng.uniform(3000, 7500)))
     return y, dict(text=text, voice=voice, offset_s=off)
 
 # %% ../nbs/16_synth.ipynb #438acad1
 def _unit(x): return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
 
+def _band_share(x, lo, hi):
+    "Share of the power of `x` between `lo` and `hi` Hz."
+    p = np.abs(np.fft.rfft(x)) ** 2; f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    return float(p[(f >= lo) & (f < hi)].sum() / p.sum())
+
+# %% ../nbs/16_synth.ipynb #6b968f52
 def _src_noise(rng, n):
     x = _coloured(rng, n, rng.uniform(0, 2))
     if rng.random() < 0.5: x = _filt(x, 'low', rng.uniform(500, 7000))
     return _unit(x)
 
+# %% ../nbs/16_synth.ipynb #3d5ab32a
 def _src_hum(rng, n):
     f = 50.0 if rng.random() < 0.5 else 60.0
     t = np.arange(n) / SAMPLE_RATE
     x = sum(rng.uniform(0.05, 1) / k * np.sin(2 * np.pi * f * k * t + rng.uniform(0, 6.3)) for k in range(1, 9))
     return _unit(x + 0.05 * _coloured(rng, n, 1))
 
+# %% ../nbs/16_synth.ipynb #ad23f280
 def _src_traffic(rng, n):
     x = _filt(_coloured(rng, n, 2), 'low', rng.uniform(150, 900))
     t = np.arange(n) / SAMPLE_RATE
@@ -334,15 +372,18 @@ def _src_traffic(rng, n):
         x = x + rng.uniform(1, 4) * bump * _unit(eng)
     return _unit(x)
 
+# %% ../nbs/16_synth.ipynb #360534c7
 def _src_rain(rng, n):
     drops = np.zeros(n)
     k = int(rng.uniform(40, 600) * n / SAMPLE_RATE)
     drops[rng.integers(0, n, k)] = rng.exponential(1, k)
     kern = rng.standard_normal(80) * np.exp(-np.arange(80) / rng.uniform(5, 25))
     x = scipy.signal.fftconvolve(drops, kern)[:n]
-    x = _filt(x, 'high', rng.uniform(500, 2500)) + rng.uniform(0.2, 1) * _unit(_filt(_coloured(rng, n, 1), 'high', 1000))
+    x = (_filt(x, 'high', rng.uniform(500, 2500))
+         + rng.uniform(0.2, 1) * _unit(_filt(_coloured(rng, n, 1), 'high', 1000)))
     return _unit(x)
 
+# %% ../nbs/16_synth.ipynb #65ac8129
 def _src_wind(rng, n):
     x = _filt(_coloured(rng, n, 1.5), 'low', rng.uniform(150, 800))
     gust = 1 + 0.8 * _smooth_noise(rng, n, int(rng.integers(3, 8)))
@@ -351,6 +392,7 @@ def _src_wind(rng, n):
         x = x + 0.3 * _unit(_filt(rng.standard_normal(n), 'band', (fc * 0.95, fc * 1.05)))
     return _unit(x * gust)
 
+# %% ../nbs/16_synth.ipynb #d73feb50
 def _src_music(rng, n):
     t = np.arange(n) / SAMPLE_RATE
     beat = 60 / rng.uniform(70, 170) * rng.choice([0.5, 1])
@@ -370,12 +412,15 @@ def _src_music(rng, n):
         for s in np.arange(0, n / SAMPLE_RATE, beat):
             i0 = int(s * SAMPLE_RATE); m = min(n - i0, 2400)
             tt = np.arange(m) / SAMPLE_RATE
-            x[i0:i0 + m] += 2 * np.sin(2 * np.pi * np.cumsum(50 + 100 * np.exp(-tt * 30)) / SAMPLE_RATE) * np.exp(-tt * 20)
+            x[i0:i0 + m] += (2 * np.sin(2 * np.pi * np.cumsum(50 + 100 * np.exp(-tt * 30)) / SAMPLE_RATE)
+                             * np.exp(-tt * 20))
             j = int((s + beat / 2) * SAMPLE_RATE)
-            if j < n: h = min(n - j, 800); x[j:j + h] += _filt(rng.standard_normal(h), 'high', 6000) * np.exp(-np.arange(h) / 150)
+            if j < n:
+                h = min(n - j, 800); x[j:j + h] += _filt(rng.standard_normal(h), 'high', 6000) * np.exp(-np.arange(h) / 150)
     if rng.random() < 0.5: x = _filt(x, 'low', rng.uniform(1500, 6000))   # through a wall or a small speaker
     return _unit(x + 1e-3 * rng.standard_normal(n))
 
+# %% ../nbs/16_synth.ipynb #7c278dc9
 def _src_clicks(rng, n):
     x = np.zeros(n)
     for _ in range(int(rng.integers(1, 10))):
@@ -388,6 +433,7 @@ def _src_clicks(rng, n):
         x[i0:i0 + len(seg)] += seg
     return _unit(x + 1e-4 * rng.standard_normal(n))
 
+# %% ../nbs/16_synth.ipynb #0442fb61
 def _src_birds(rng, n):
     x = np.zeros(n)
     f_lo, f_hi = sorted(rng.uniform(1800, 7500, 2))
@@ -397,11 +443,13 @@ def _src_birds(rng, n):
         shape = rng.choice(4)
         f = [np.interp(u, [0, 1], [f_lo, f_hi]), np.interp(u, [0, 1], [f_hi, f_lo]),
              np.interp(u, [0, .5, 1], [f_lo, f_hi, f_lo]),
-             (f_lo + f_hi) / 2 + (f_hi - f_lo) / 2 * np.sin(2 * np.pi * rng.uniform(15, 60) * u * m / SAMPLE_RATE)][shape]
+             (f_lo + f_hi) / 2 + (f_hi - f_lo) / 2 * np.sin(2 * np.pi * rng.uniform(15, 60) * u * m / SAMPLE_RATE)
+            ][shape]
         c = _tone(f, [1, rng.uniform(0, 0.3)]) * np.sin(np.pi * u) ** 2
         x[i0:i0 + m] += c[:n - i0] * rng.uniform(0.3, 1)
     return _unit(x + 1e-4 * rng.standard_normal(n))
 
+# %% ../nbs/16_synth.ipynb #1dc4426e
 def _call(rng, f0, amps, formants, dur, noise, attack, trem=0.0):
     "A generic harmonic animal call: pitch track `f0` (array), formants, breath noise, envelope."
     m = len(f0); u = np.linspace(0, 1, m)
@@ -411,32 +459,47 @@ def _call(rng, f0, amps, formants, dur, noise, attack, trem=0.0):
     if trem: env = env * (1 + 0.6 * np.sin(2 * np.pi * trem * u * dur))
     return y * env
 
+# %% ../nbs/16_synth.ipynb #ec92ea58
+def _meow(rng):
+    d = rng.uniform(0.4, 0.9); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.4, 1], np.array([1, 1.3, 0.8]) * rng.uniform(400, 800))
+    return _call(rng, f0, 1 / np.arange(1, 12), [900 + 600 * rng.random(), 2200, 3800], d, 0.2, 0.08)
+
+# %% ../nbs/16_synth.ipynb #f6045eb3
+def _moo(rng):
+    d = rng.uniform(0.7, 1.4); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.3, 1], np.array([0.9, 1.1, 0.85]) * rng.uniform(90, 180))
+    return _call(rng, f0, 1 / np.arange(1, 30) ** 0.8, [300, 700 + 300 * rng.random(), 2300], d, 0.1, 0.15)
+
+# %% ../nbs/16_synth.ipynb #b03daab1
+def _caw(rng):
+    d = rng.uniform(0.25, 0.45); m = int(d * SAMPLE_RATE)
+    f0 = rng.uniform(300, 650) * (1 + 0.06 * _smooth_noise(rng, m, 30))
+    return _call(rng, f0, 1 / np.arange(1, 20) ** 0.5, [1200 + 400 * rng.random(), 2500, 4000], d, 1.5, 0.03)
+
+# %% ../nbs/16_synth.ipynb #1eaee44a
+def _bleat(rng):
+    d = rng.uniform(0.5, 1.0); m = int(d * SAMPLE_RATE)
+    f0 = np.full(m, rng.uniform(250, 500))
+    return _call(rng, f0, 1 / np.arange(1, 15), [800, 1800, 3000], d, 0.3, 0.04, trem=rng.uniform(15, 30))
+
+# %% ../nbs/16_synth.ipynb #36de9385
+def _quack(rng):
+    d = rng.uniform(0.12, 0.22); m = int(d * SAMPLE_RATE)
+    f0 = np.full(m, rng.uniform(180, 320))
+    return _call(rng, f0, np.ones(20), [1100 + 400 * rng.random(), 1600, 3000], d, 0.4, 0.01)
+
+# %% ../nbs/16_synth.ipynb #49aec8a8
+_ANIMALS = dict(meow=_meow, moo=_moo, caw=_caw, bleat=_bleat, quack=_quack)
+
 def _src_animal(rng, n):
     x = np.zeros(n)
     kind = rng.choice(['meow', 'moo', 'caw', 'bleat', 'quack'])
-    reps = {'meow': 1, 'moo': 1, 'caw': int(rng.integers(1, 4)), 'bleat': 1, 'quack': int(rng.integers(1, 5))}[kind]
+    reps = {'meow': 1, 'moo': 1, 'caw': int(rng.integers(1, 4)), 'bleat': 1,
+            'quack': int(rng.integers(1, 5))}[kind]
     pos = int(rng.integers(0, n // 2))
     for _ in range(reps):
-        if kind == 'meow':
-            d = rng.uniform(0.4, 0.9); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
-            f0 = np.interp(u, [0, 0.4, 1], np.array([1, 1.3, 0.8]) * rng.uniform(400, 800))
-            c = _call(rng, f0, 1 / np.arange(1, 12), [900 + 600 * rng.random(), 2200, 3800], d, 0.2, 0.08)
-        elif kind == 'moo':
-            d = rng.uniform(0.7, 1.4); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
-            f0 = np.interp(u, [0, 0.3, 1], np.array([0.9, 1.1, 0.85]) * rng.uniform(90, 180))
-            c = _call(rng, f0, 1 / np.arange(1, 30) ** 0.8, [300, 700 + 300 * rng.random(), 2300], d, 0.1, 0.15)
-        elif kind == 'caw':
-            d = rng.uniform(0.25, 0.45); m = int(d * SAMPLE_RATE)
-            f0 = rng.uniform(300, 650) * (1 + 0.06 * _smooth_noise(rng, m, 30))
-            c = _call(rng, f0, 1 / np.arange(1, 20) ** 0.5, [1200 + 400 * rng.random(), 2500, 4000], d, 1.5, 0.03)
-        elif kind == 'bleat':
-            d = rng.uniform(0.5, 1.0); m = int(d * SAMPLE_RATE)
-            f0 = np.full(m, rng.uniform(250, 500))
-            c = _call(rng, f0, 1 / np.arange(1, 15), [800, 1800, 3000], d, 0.3, 0.04, trem=rng.uniform(15, 30))
-        else:
-            d = rng.uniform(0.12, 0.22); m = int(d * SAMPLE_RATE)
-            f0 = np.full(m, rng.uniform(180, 320))
-            c = _call(rng, f0, np.ones(20), [1100 + 400 * rng.random(), 1600, 3000], d, 0.4, 0.01)
+        c = _ANIMALS[kind](rng)
         seg = c[:max(0, n - pos)]
         x[pos:pos + len(seg)] += seg
         pos += len(c) + int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)
@@ -452,7 +515,8 @@ _SOURCES = dict(noise=_src_noise, hum=_src_hum, traffic=_src_traffic, rain=_src_
 def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tuple:
     "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-2 events; returns (samples, info)."
     names = list(rng.choice(BEDS, int(rng.integers(1, 3)), replace=False))
-    if events: names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False, p=[0.3, 0.25, 0.25, 0.2]))
+    if events:
+        names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False, p=[0.3, 0.25, 0.25, 0.2]))
     x, kinds = np.zeros(n), []
     for i, name in enumerate(names):
         if name == 'animal': y, k = _src_animal(rng, n); kinds.append(f'animal:{k}')
@@ -473,6 +537,7 @@ def _active_rms(y):
     e = np.mean(f ** 2, axis=1)
     return float(np.sqrt(np.mean(e[e >= e.max() * 1e-3]) + 1e-20))
 
+# %% ../nbs/16_synth.ipynb #32283f3c
 def _over_background(rng, y, n, snr_db=SNR_DB):
     "Mix event `y` over an ambient background at a random SNR in `snr_db`; returns (mix, info)."
     bg, binfo = ambient(rng, n, events=rng.random() < 0.5)
@@ -480,13 +545,50 @@ def _over_background(rng, y, n, snr_db=SNR_DB):
     mix = y / _active_rms(y) * _db(snr) + bg / np.sqrt(np.mean(bg ** 2))
     return mix, dict(snr_db=round(float(snr), 2), background=binfo['kinds'])
 
+# %% ../nbs/16_synth.ipynb #e39697bc
 def synth_identity(label:str, seed:int, group:int)->dict:
     "The shared source identity of `group` of `label` (a dog, a speaker, a place)."
-    if label not in CLASSES: raise SynthError(f"no built-in generator for class {label!r}; it can make {list(CLASSES)}")
+    if label not in CLASSES:
+        raise SynthError(f"no built-in generator for class {label!r}; it can make {list(CLASSES)}")
     rng = clip_rng(seed, label, group)
     if label == 'dog_bark': return dog_identity(rng)
     if label == 'speech': return speaker_identity(rng)
     return dict(alpha=float(rng.uniform(0.5, 2)), lowpass=float(rng.uniform(800, 7000)))
+
+# %% ../nbs/16_synth.ipynb #86f39981
+def _event_clip(rng, y, info, n, snr_db):
+    "A bark or speech source `y` over a background at a random SNR, at a random peak level."
+    y, binfo = _over_background(rng, y, n, snr_db); info.update(binfo)
+    peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
+    return y, info
+
+def _bark_clip(rng, ident, n, snr_db): return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db)
+def _speech_clip(rng, ident, n, snr_db): return _event_clip(rng, *speech(rng, ident, n), n, snr_db)
+
+# %% ../nbs/16_synth.ipynb #7a45d1f1
+def _ambient_clip(rng, ident, n, snr_db):
+    "An ambient scene at a random peak level, never quieter than AMBIENT_MIN_RMS_DBFS."
+    y, info = ambient(rng, n)
+    peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
+    if rms_dbfs(y) < AMBIENT_MIN_RMS_DBFS: y = _set_rms(y, AMBIENT_MIN_RMS_DBFS + rng.uniform(0, 3))
+    if np.max(np.abs(y)) > _db(-1): y = _set_peak(y, -1)
+    return y, info
+
+# %% ../nbs/16_synth.ipynb #79d30fea
+def _mic_floor(rng, n):
+    "The self-noise of the (virtual) microphone: coloured noise at MIC_FLOOR_DBFS."
+    return _set_rms(_coloured(rng, n, rng.uniform(0, 1)), rng.uniform(*MIC_FLOOR_DBFS))
+
+def _silence_clip(rng, ident, n):
+    "A quiet room: the place's noise colour and bandwidth, half of the time a faint hum, at SILENCE_DBFS."
+    y = _filt(_coloured(rng, n, ident['alpha'] + rng.uniform(-0.2, 0.2)), 'low', ident['lowpass'])
+    hum = rng.random() < 0.5
+    if hum: y = _unit(y) + _src_hum(rng, n) * _db(rng.uniform(-12, -3))
+    y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(hum=bool(hum))
+    return y, info
+
+# %% ../nbs/16_synth.ipynb #e2d2a1c9
+_CLIP_RECIPES = dict(dog_bark=_bark_clip, speech=_speech_clip, ambient=_ambient_clip)
 
 def synth_clip(label:str,  # one of CLASSES
                seed:int,   # data-set seed
@@ -498,22 +600,10 @@ def synth_clip(label:str,  # one of CLASSES
     "Render one clip: float32 samples at 16 kHz and a dict describing it."
     ident = synth_identity(label, seed, group)
     rng = clip_rng(seed, label, group, index)
-    if label in ('dog_bark', 'speech'):
-        y, info = dog_barks(rng, ident, n) if label == 'dog_bark' else speech(rng, ident, n)
-        y, binfo = _over_background(rng, y, n, snr_db); info.update(binfo)
-        peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
-    elif label == 'ambient':
-        y, info = ambient(rng, n)
-        peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
-        if rms_dbfs(y) < AMBIENT_MIN_RMS_DBFS: y = _set_rms(y, AMBIENT_MIN_RMS_DBFS + rng.uniform(0, 3))
-        if np.max(np.abs(y)) > _db(-1): y = _set_peak(y, -1)
     if label != 'silence':   # a real microphone never delivers digital zeros: add its self-noise floor
-        y = y + _set_rms(_coloured(rng, n, rng.uniform(0, 1)), rng.uniform(*MIC_FLOOR_DBFS))
-    else:
-        y = _filt(_coloured(rng, n, ident['alpha'] + rng.uniform(-0.2, 0.2)), 'low', ident['lowpass'])
-        hum = rng.random() < 0.5
-        if hum: y = _unit(y) + _src_hum(rng, n) * _db(rng.uniform(-12, -3))
-        y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(hum=bool(hum))
+        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db)
+        y = y + _mic_floor(rng, n)
+    else: y, info = _silence_clip(rng, ident, n)
     info.update(label=label, seed=int(seed), group=int(group), index=int(index),
                 peak_dbfs=round(float(peak_dbfs(y)), 2), rms_dbfs=round(float(rms_dbfs(y)), 2))
     return y.astype(np.float32), info
@@ -531,6 +621,7 @@ def _render_batch(jobs):
         out.append(info)
     return out
 
+# %% ../nbs/16_synth.ipynb #ce703161
 def parallel_batches(fn,            # a module-level function of one batch (workers import it)
                      batches:list,  # work items
                      n_jobs:int=2,  # worker processes (1: in this process)
@@ -539,24 +630,39 @@ def parallel_batches(fn,            # a module-level function of one batch (work
     if n_jobs <= 1 or len(batches) <= 1:
         yield from map(fn, batches); return
     from joblib import Parallel, delayed, parallel_config
-    # idle workers exit after 3 s: loky's default (300 s) keeps a finished parent (e.g. a nbdev-test worker) waiting
+    # idle workers exit after 3 s: loky's default (300 s) keeps a finished parent waiting
     with parallel_config(backend='loky', idle_worker_timeout=3):
-        yield from Parallel(n_jobs=n_jobs, return_as='generator', pre_dispatch='2*n_jobs', max_nbytes=None)(delayed(fn)(b) for b in batches)
+        yield from Parallel(n_jobs=n_jobs, return_as='generator', pre_dispatch='2*n_jobs',
+                            max_nbytes=None)(delayed(fn)(b) for b in batches)
 
+# %% ../nbs/16_synth.ipynb #613745c9
+class TextProgress:
+    "Progress as plain text lines: at most one every `every` seconds while working, and one at the end."
+    def __init__(self, total:int, desc:str, unit:str='clip', enabled:bool=True, every:float=10.0):
+        self.total, self.desc, self.unit, self.enabled, self.every = total, desc, unit, enabled, every
+        self.n, self.t0 = 0, time.time(); self.last = self.t0
+    def line(self)->str: return (f"{self.desc}: {self.n}/{self.total} {self.unit}s "
+                                 f"({100 * self.n / max(self.total, 1):.0f} %) in {time.time() - self.t0:.1f} s")
+    def update(self, k:int=1):
+        self.n += k
+        if self.enabled and self.n < self.total and time.time() - self.last >= self.every:
+            print(self.line(), flush=True); self.last = time.time()
+    def close(self):
+        if self.enabled and self.total: print(self.line(), flush=True)
+
+# %% ../nbs/16_synth.ipynb #a3f004e5
 def render_clips(jobs:list,          # (label, seed, group, index, path[, synth_clip kwargs]) tuples
                  n_jobs:int=2,        # worker processes (1: in this process)
                  batch:int=16,        # clips per work item
-                 progress:bool=True,  # show a tqdm bar
+                 progress:bool=True,  # print progress lines
                  min_parallel:int=200,# fewer jobs than this run in this process (starting workers costs seconds)
                 ):
     "Render and write clips in parallel; yields one info dict per job, in order."
-    from tqdm.auto import tqdm
     if len(jobs) < min_parallel: n_jobs = 1
     batches = [jobs[i:i + batch] for i in range(0, len(jobs), batch)]
-    bar = tqdm(total=len(jobs), desc='synthesising', unit='clip', disable=not progress)
-    try:
-        from barkbook.synth import _render_batch as work   # by module path, so workers import it (not pickled)
-        for res in parallel_batches(work, batches, n_jobs):
-            bar.update(len(res))
-            yield from res
-    finally: bar.close()
+    bar = TextProgress(len(jobs), 'synthesising', 'clip', enabled=progress)
+    from barkbook.synth import _render_batch as work   # by module path, so workers import it (not pickled)
+    for res in parallel_batches(work, batches, n_jobs):
+        bar.update(len(res))
+        yield from res
+    bar.close()

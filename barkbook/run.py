@@ -17,7 +17,7 @@ from .params import TrainParams
 
 # %% auto #0
 __all__ = ['SPLITS', 'MANIFEST_COLUMNS', 'REJECT_COLUMNS', 'RunError', 'Run', 'TrainRecord', 'Metrics', 'ConversionReport',
-           'StreamReport', 'RunRecord', 'SplitData', 'FitDir']
+           'StreamReport', 'RunRecord', 'DataRecord', 'SplitData', 'FeatureStoreRecord', 'FitDir']
 
 # %% ../nbs/15_run.ipynb #4455b723
 class RunError(BarkbookError):
@@ -168,6 +168,24 @@ def write_rejected(self:Run, df:pd.DataFrame)->Path:
     "Save the rejected-files list."
     return _write_csv(self.rejected_path, df[REJECT_COLUMNS])
 
+# %% ../nbs/15_run.ipynb #28ad1ad7
+@dataclass(frozen=True)
+class DataRecord(Record):
+    "data/params.json: the parameters that made the clips, the generator version and the cache key."
+    key:str; params:dict; synth_version:int; n_clips:int
+    error = RunError
+
+@patch(as_prop=True)
+def data_record_path(self:Run)->Path: return self.data_dir/'params.json'
+@patch
+def read_data_record(self:Run)->DataRecord:
+    "What made the clips (01_generate_data reuses them while the key matches)."
+    return DataRecord.load(self._need(self.data_record_path))
+@patch
+def write_data_record(self:Run, rec:DataRecord)->Path:
+    "Save the data record (after the manifest: its presence says the clips are complete)."
+    return rec.save(self.data_record_path)
+
 # %% ../nbs/15_run.ipynb #045bfa01
 @patch
 def read_classes(self:Run)->list:
@@ -263,6 +281,24 @@ def open_split(self:Run, split:str, # 'train', 'val' or 'test'
     sd = SplitData(x, np.asarray(y, dtype=np.int64), w, meta, classes, cfg, split, paths['x'])
     if checks: _check_split(sd, paths, len(classes))
     return sd
+
+# %% ../nbs/15_run.ipynb #6f68db0e
+@dataclass(frozen=True)
+class FeatureStoreRecord(Record):
+    "features/params.json: what the shards were made from (cache key) and the examples per split."
+    key:str; feature_config_hash:str; classes:list; counts:dict
+    error = RunError
+
+@patch(as_prop=True)
+def feature_store_path(self:Run)->Path: return self.features_dir/'params.json'
+@patch
+def read_feature_store(self:Run)->FeatureStoreRecord:
+    "What the feature shards were made from (01_generate_data reuses them while the key matches)."
+    return FeatureStoreRecord.load(self._need(self.feature_store_path))
+@patch
+def write_feature_store(self:Run, rec:FeatureStoreRecord)->Path:
+    "Save the feature-store record (after every shard: its presence says the shards are complete)."
+    return rec.save(self.feature_store_path)
 
 # %% ../nbs/15_run.ipynb #ea52a35c
 @patch(as_prop=True)

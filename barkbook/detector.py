@@ -55,6 +55,12 @@ def grid(self:DetectorConfig, cfg:FeatureConfig)->StreamGrid:
     try: return StreamGrid.from_hop_ms(cfg, self.hop_ms)
     except FeatureError as e: raise DetectorError(str(e)) from None
 
+# %% ../nbs/13_detector.ipynb #a6cf6c7e
+@patch
+def hop_frames(self:DetectorConfig, cfg:FeatureConfig)->int:
+    "Feature frames between model runs: `self.grid(cfg).hop_frames`."
+    return self.grid(cfg).hop_frames
+
 # %% ../nbs/13_detector.ipynb #d5c0cab9
 def _check_scores(scores, det_cfg:DetectorConfig)->np.ndarray:
     s = np.asarray(scores)

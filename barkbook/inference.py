@@ -4,13 +4,17 @@
 
 # %% ../nbs/25_inference.ipynb #2d82014a
 from __future__ import annotations
-import json, math, os, time
-from dataclasses import dataclass, field, asdict
+import math, os, time
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .core import BarkbookError, run_paths
-from .audio import AudioError, AUDIO_EXTENSIONS, SAMPLE_RATE, read_audio, fix_length, frame_windows
-from .features import FeatureConfig, logmel, logmel_windows
+import pandas as pd
+from fastcore.basics import patch
+from .core import BarkbookError
+from .audio import read_audio, fix_length, frame_windows
+from .features import FeatureConfig, StreamGrid, logmel
+from .detector import DetectorConfig
+from .run import Run
 
 # %% auto #0
 __all__ = ['InferenceError', 'Prediction', 'Classifier']
@@ -43,19 +47,6 @@ class Prediction:
         return d
 
 # %% ../nbs/25_inference.ipynb #5b98b95b
-def _read_classes(rp)->list:
-    p = rp.features/'classes.json'
-    if not p.exists(): raise InferenceError(f"{p}: class list not found; is {rp.root} a barkbook run (01_generate_data)?")
-    try: classes = json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise InferenceError(f"{p}: not valid JSON ({e})") from None
-    if not isinstance(classes, list) or len(classes) < 2: raise InferenceError(f"{p}: expected a list of at least 2 class names")
-    return [str(c) for c in classes]
-
-def _read_json(p:Path)->dict:
-    if not p.exists(): return {}
-    try: return json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise InferenceError(f"{p}: not valid JSON ({e})") from None
-
 class _FloatModel:
     "The float Keras model behind the same `predict(x) -> probabilities` interface as `Int8Model`."
     def __init__(self, path:Path, input_kind:str):
@@ -68,79 +59,87 @@ class _FloatModel:
         out = [np.asarray(self.model(x[s:s+256], training=False)) for s in range(0, len(x), 256)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
 
-# %% ../nbs/25_inference.ipynb #fde8740c
+# %% ../nbs/25_inference.ipynb #6f72716f
 class Classifier:
-    "A run's sound classifier: the front-end, the classes and the int8 (or float) model."
-    def __init__(self, model, cfg:FeatureConfig, classes:list, kind:str='int8', run_dir=None,
-                 hop_s:float=0.24,          # hop between the windows of long audio, seconds (the device's 240 ms)
-                 background=_BACKGROUND,    # classes that do not count as an event when picking a long clip's window
+    "A run's sound classifier: the front-end, the classes, the int8 (or float) model and the time grid of long audio."
+    def __init__(self, model,                # Int8Model or the float model: `predict(x) -> probabilities`
+                 cfg:FeatureConfig,          # the run's front-end
+                 classes:list,               # class labels in model output order
+                 grid:StreamGrid,            # windows of long audio (the device's: `det_cfg.grid(cfg)`)
+                 kind:str='int8',            # which of the run's models
+                 run_dir=None,               # where it came from
+                 background=_BACKGROUND,     # classes that do not count as an event when picking a long clip's window
                 ):
-        self.model, self.cfg, self.classes, self.kind, self.run_dir = model, cfg, list(classes), kind, run_dir
+        self.model, self.cfg, self.classes, self.grid, self.kind, self.run_dir = model, cfg, list(classes), grid, kind, run_dir
         self.input_kind = getattr(model, 'input_kind', 'logmel')
-        self.hop = max(1, int(round(hop_s * cfg.sample_rate / cfg.hop_length))) * cfg.hop_length   # on the frame grid
         self.background = {c for c in self.classes if c.lower() in set(background)}
-
-    @classmethod
-    def load(cls, run_dir:str|Path,  # a run directory (runs/<name>)
-             kind:str='int8',        # 'int8': tflite/model_int8.tflite (no TensorFlow); 'float': model/model.keras
-             backend:str='litert',   # int8 runtime: 'litert' (batched) or 'tflm' (TFLite Micro kernels)
-             **kwargs)->Classifier:
-        "Load the classifier of a run."
-        rp = run_paths(run_dir)
-        if not rp.root.is_dir(): raise InferenceError(f"{rp.root}: run directory not found")
-        cfg_path = rp.features/'feature_config.json'
-        if not cfg_path.exists(): raise InferenceError(f"{cfg_path}: feature config not found; is {rp.root} a barkbook run?")
-        cfg, classes = FeatureConfig.load(cfg_path), _read_classes(rp)
-        if kind == 'int8':
-            from barkbook.runtime import Int8Model
-            path = rp.tflite/'model_int8.tflite'
-            if not path.exists(): raise InferenceError(f"{path}: int8 model not found; convert the run first (03_convert_tflite)")
-            model = Int8Model(path, backend=backend)
-            if model.report.get('classes') and list(model.report['classes']) != classes:
-                raise InferenceError(f"{path}: its classes {model.report['classes']} differ from {rp.features/'classes.json'} {classes}")
-        elif kind == 'float':
-            path = rp.model/'model.keras'
-            if not path.exists(): raise InferenceError(f"{path}: float model not found; train the run first (02_train)")
-            tc = _read_json(rp.model/'train_config.json')
-            model = _FloatModel(path, tc.get('input_kind') or tc.get('input', 'logmel'))
-        else: raise InferenceError(f"unknown model kind {kind!r}: use 'int8' or 'float'")
-        n_out = model.predict(np.zeros((1,) + _input_shape(model, cfg), np.float32)).shape[-1]
-        if n_out != len(classes): raise InferenceError(f"{path}: the model has {n_out} outputs but the run has {len(classes)} classes")
-        return cls(model, cfg, classes, kind=kind, run_dir=rp.root, **kwargs)
 
     def __repr__(self):
         return f"Classifier({self.kind}, {self.input_kind} input, classes={self.classes}, run={self.run_dir})"
+
+# %% ../nbs/25_inference.ipynb #cabe674b
+def _load_model(run:Run, kind:str, backend:str, classes:list):
+    "The run's int8 or float model, checked against its class list."
+    if kind == 'int8':
+        from barkbook.runtime import Int8Model   # LiteRT: loaded only when a model is used
+        path = run.tflite_path('int8')
+        if not path.exists(): raise InferenceError(f"{path}: int8 model not found; convert the run first (03_convert_tflite)")
+        model = Int8Model(path, backend=backend)
+        if model.report.get('classes') and list(model.report['classes']) != classes:
+            raise InferenceError(f"{path}: its classes {model.report['classes']} differ from the run's classes {classes}")
+        return model
+    if kind == 'float':
+        if not run.keras_path.exists(): raise InferenceError(f"{run.keras_path}: float model not found; train the run first (02_train)")
+        return _FloatModel(run.keras_path, run.read_train_config().input_kind)
+    raise InferenceError(f"unknown model kind {kind!r}: use 'int8' or 'float'")
+
+def _run_grid(run:Run, cfg:FeatureConfig)->StreamGrid:
+    "The grid of the run's shipped detector, or the device default before one is shipped."
+    return (run.read_detector_config() if run.detector_config_path.exists() else DetectorConfig()).grid(cfg)
+
+# %% ../nbs/25_inference.ipynb #89c09318
+@patch(cls_method=True)
+def load(cls:Classifier, run_dir:str|Path|Run,  # a run directory (runs/<name>)
+         kind:str='int8',        # 'int8': tflite/model_int8.tflite (no TensorFlow); 'float': model/model.keras
+         backend:str='litert',   # int8 runtime: 'litert' (batched) or 'tflm' (TFLite Micro kernels)
+         **kwargs)->Classifier:
+    "Load the classifier of a run."
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
+    if not run.root.is_dir(): raise InferenceError(f"{run.root}: run directory not found")
+    cfg, classes = run.read_feature_config(), run.read_classes()
+    model = _load_model(run, kind, backend, classes)
+    n_out = model.predict(np.zeros((1,) + _input_shape(model, cfg), np.float32)).shape[-1]
+    if n_out != len(classes):
+        raise InferenceError(f"{run.root}: the {kind} model has {n_out} outputs but the run has {len(classes)} classes")
+    return cls(model, cfg, classes, _run_grid(run, cfg), kind=kind, run_dir=run.root, **kwargs)
 
 def _input_shape(model, cfg:FeatureConfig)->tuple:
     "Per-example input shape of the model: the log-mel (frames, mels) or the waveform (samples,)."
     return (cfg.clip_samples,) if getattr(model, 'input_kind', 'logmel') == 'wave' else cfg.shape
 
-# %% ../nbs/25_inference.ipynb #fcbb2cd2
-from fastcore.basics import patch
-
+# %% ../nbs/25_inference.ipynb #89c7fa3a
 @patch
 def windows(self:Classifier, x:np.ndarray)->tuple:
     "The model windows of 16 kHz samples `x`, shape (n, clip_samples), and their start times in seconds."
-    n = self.cfg.clip_samples
-    w = fix_length(x, n)[None] if len(x) <= n else frame_windows(x, n, self.hop, pad_end=True)
-    return w.astype(np.float32, copy=False), np.arange(len(w)) * self.hop / self.cfg.sample_rate
+    k = self.grid.n_steps(len(x), pad_end=True)
+    w = frame_windows(fix_length(x, self.grid.samples_for(k)), self.cfg.clip_samples, self.grid.hop_samples)
+    return w.astype(np.float32, copy=False), self.grid.start_s(np.arange(k))
 
+# %% ../nbs/25_inference.ipynb #19240f9d
 @patch
 def score_windows(self:Classifier, w:np.ndarray)->np.ndarray:
     "Class probabilities (n, C) of windows of samples (n, clip_samples)."
     if len(w) == 0: return np.zeros((0, len(self.classes)), np.float32)
-    x = w if self.input_kind == 'wave' else logmel(w, self.cfg)
-    return self.model.predict(x)
+    return self.model.predict(w if self.input_kind == 'wave' else logmel(w, self.cfg))
 
+# %% ../nbs/25_inference.ipynb #74d87724
 @patch
 def model_inputs(self:Classifier, x:np.ndarray)->tuple:
-    "The model input of every window of 16 kHz samples `x` and the windows' start times (s); log-mel frames are computed once for the whole recording, as on the device."
+    "The model input of every window of 16 kHz samples `x` and the windows' start times (s); frames computed once."
     if self.input_kind == 'wave': return self.windows(x)
-    n, x = self.cfg.clip_samples, np.asarray(x, dtype=np.float32)
-    k = 1 if len(x) <= n else 1 + math.ceil((len(x) - n) / self.hop)         # as `windows`: the last one is padded
-    frames = logmel(fix_length(x, (k - 1) * self.hop + n), self.cfg)
-    return (np.ascontiguousarray(logmel_windows(frames, self.cfg, self.hop // self.cfg.hop_length)),
-            np.arange(k) * self.hop / self.cfg.sample_rate)
+    k = self.grid.n_steps(len(x), pad_end=True)                 # as `windows`: the last one is padded
+    frames = logmel(fix_length(np.asarray(x, dtype=np.float32), self.grid.samples_for(k)), self.cfg)
+    return np.ascontiguousarray(self.grid.windows(frames, k)), self.grid.start_s(np.arange(k))
 
 # %% ../nbs/25_inference.ipynb #9b14a2dd
 def _pick_window(scores:np.ndarray, classes:list, background:set)->int:
@@ -149,15 +148,17 @@ def _pick_window(scores:np.ndarray, classes:list, background:set)->int:
     cand = np.flatnonzero(fg) if fg.any() else np.arange(len(scores))
     return int(cand[np.argmax(conf[cand])])
 
-# %% ../nbs/25_inference.ipynb #214844ff
+# %% ../nbs/25_inference.ipynb #85047b72
 @patch
 def _prediction(self:Classifier, scores:np.ndarray, times:np.ndarray, n_samples:int, path=None)->Prediction:
+    "The `Prediction` of one input from its windows' scores and start times."
     i = _pick_window(scores, self.classes, self.background)
     k = int(scores[i].argmax())
     return Prediction(path=path, label=self.classes[k], confidence=float(scores[i, k]),
                       scores={c: float(v) for c, v in zip(self.classes, scores[i])}, offset_s=float(times[i]),
                       duration_s=n_samples / self.cfg.sample_rate, n_windows=len(scores))
 
+# %% ../nbs/25_inference.ipynb #69689a26
 @patch
 def predict(self:Classifier, src,       # a sound file path, or an array of samples
             sr:int|None=None,           # sample rate of an array (required for arrays)
@@ -167,10 +168,10 @@ def predict(self:Classifier, src,       # a sound file path, or an array of samp
     m, t = self.model_inputs(x)
     return self._prediction(self.model.predict(m), t, len(x), str(src) if isinstance(src, (str, os.PathLike)) else None)
 
+# %% ../nbs/25_inference.ipynb #c666ec5b
 @patch
-def predict_windows(self:Classifier, src, sr:int|None=None)->'pd.DataFrame':
+def predict_windows(self:Classifier, src, sr:int|None=None)->pd.DataFrame:
     "Every window of a file or array: start time (s), label, confidence and the probability of each class."
-    import pandas as pd
     x = read_audio(src, sr, target_sr=self.cfg.sample_rate)
     m, t = self.model_inputs(x); s = self.model.predict(m)
     df = pd.DataFrame({'offset_s': t, 'label': [self.classes[k] for k in s.argmax(1)], 'confidence': s.max(1)})
@@ -206,6 +207,7 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
         if n_win >= batch_size: yield from flush(); n_win = 0
     yield from flush()
 
+# %% ../nbs/25_inference.ipynb #3ab1cb17
 @patch
 def predict_batch(self:Classifier, items, sr:int|None=None, batch_size:int=256, errors:str='raise')->list:
     "Classify many files or arrays; a list of `Prediction` in the same order."

@@ -4,113 +4,119 @@
 
 # %% ../nbs/24_stream.ipynb #10de7464
 from __future__ import annotations
-import json, math, re, time, warnings
-from dataclasses import dataclass, replace
+import math, re, time, warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import BarkbookError, atomic_path, atomic_write_json, atomic_write_text, run_paths
+from .core import BarkbookError, atomic_path, atomic_write_text
 from .audio import AudioError, SAMPLE_RATE, load_audio, save_wav, int16_to_float, rms_dbfs
-from .features import FeatureConfig, logmel, logmel_windows, quantize_features, n_frames_for
-from .detector import DetectorConfig, n_steps_for, postprocess
+from .features import FeatureConfig, StreamGrid, logmel, quantize_features, n_frames_for, plot_logmel
+from .detector import DetectorConfig, postprocess
+from .params import StreamParams
+from .run import Run, SplitData, StreamReport
 
 # %% auto #0
-__all__ = ['StreamError', 'step_start_s', 'window_s', 'step_decision_s', 'stream_logmel', 'stream_windows', 'stream_scores',
-           'score_timeline', 'Scene', 'build_scene', 'scenes_from_split', 'read_labels', 'write_labels',
-           'load_recording', 'events_from_scores', 'match_events', 'scene_metrics', 'sweep', 'breakdown',
-           'choose_operating_point', 'plot_det', 'plot_timeline', 'load_detector', 'write_operating_point',
+__all__ = ['StreamError', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores', 'score_timeline',
+           'Scene', 'build_scene', 'scenes_from_split', 'read_labels', 'write_labels', 'load_recording',
+           'events_from_scores', 'match_events', 'scene_metrics', 'setting_metrics', 'sweep', 'breakdown',
+           'choose_operating_point', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'score_scenes',
+           'operating_point', 'ship_operating_point', 'save_scenes', 'save_plots', 'StreamResult', 'stream_report',
            'evaluate_run', 'detect_file']
 
-# %% ../nbs/24_stream.ipynb #f5fd11fe
+# %% ../nbs/24_stream.ipynb #987e138c
 class StreamError(BarkbookError):
     "Long-audio evaluation that cannot run: missing run files, bad label files, too-short audio, bad rules."
 
-def step_start_s(step, det_cfg:DetectorConfig=DetectorConfig()):
-    "Time (s) at which inference step `step`'s window starts."
-    return np.asarray(step) * det_cfg.hop_ms / 1000.0
-
-def window_s(cfg:FeatureConfig=FeatureConfig())->float:
-    "Duration (s) of the audio under one window's frames, first sample to last."
-    return ((cfg.n_frames - 1) * cfg.hop_length + cfg.n_fft) / cfg.sample_rate
-
-def step_decision_s(step, det_cfg:DetectorConfig=DetectorConfig(), cfg:FeatureConfig=FeatureConfig()):
-    "Time (s) at which the device has step `step`'s last frame: the earliest it can report a detection there."
-    return step_start_s(step, det_cfg) + window_s(cfg)
-
 # %% ../nbs/24_stream.ipynb #213816df
-def stream_logmel(x:np.ndarray,              # float samples of a long recording at cfg.sample_rate
-                  cfg:FeatureConfig=FeatureConfig(),
+def stream_logmel(x:np.ndarray,     # float samples of a long recording at cfg.sample_rate
+                  cfg:FeatureConfig, # the run's front-end
                  )->np.ndarray:
     "Log-mel frames `(n_frames, n_mels)` of a long recording on the device's frame grid (`logmel` segments it)."
     x = np.asarray(x, dtype=np.float32)
     if n_frames_for(len(x), cfg) == 0: raise StreamError(f"{len(x)} samples is shorter than one frame ({cfg.n_fft})")
     return logmel(x, cfg)
 
-# %% ../nbs/24_stream.ipynb #7f2e12c2
-def stream_windows(frames:np.ndarray,     # (n_frames, n_mels) frames of a long recording (dB or int8)
-                   n_steps:int,            # inference steps (n_steps_for the recording's length)
-                   cfg:FeatureConfig=FeatureConfig(),
-                   det_cfg:DetectorConfig=DetectorConfig())->np.ndarray:
-    "Read-only view `(n_steps, n_frames_per_window, n_mels)`: the model input of every inference step."
-    need = (n_steps - 1) * det_cfg.hop_frames(cfg) + cfg.n_frames
-    if n_steps < 1 or len(frames) < need: raise StreamError(f"{len(frames)} frames cannot hold {n_steps} windows ({need} needed)")
-    return logmel_windows(frames, cfg, det_cfg.hop_frames(cfg))[:n_steps]
+# %% ../nbs/24_stream.ipynb #97e0cd49
+@dataclass
+class Detector:
+    "What scores long audio: the int8 model, the front-end, the classes and the detector settings."
+    model: object              # barkbook.runtime.Int8Model (or anything with its interface)
+    cfg: FeatureConfig         # the run's front-end
+    classes: list              # class labels in model output order
+    det_cfg: DetectorConfig    # the post-processing settings
+    @property
+    def grid(self)->StreamGrid: return self.det_cfg.grid(self.cfg)
+
+# %% ../nbs/24_stream.ipynb #399c3378
+def load_detector(run:Run|str|Path,         # the run (or its folder)
+                  bark_label:str|None=None,   # bark class when nothing is shipped yet (default 'dog_bark' or class 0)
+                  backend:str='litert',       # Int8Model backend
+                 )->Detector:
+    "The run's int8 model, feature config, classes and detector config (the shipped one if present)."
+    from barkbook.runtime import Int8Model   # LiteRT: loaded only when a model is scored
+    run = run if isinstance(run, Run) else Run(run)
+    path = run.tflite_path('int8')
+    if not path.exists(): raise StreamError(f"{path}: not found — run the pipeline up to 03_convert_tflite first")
+    cfg, classes = run.read_feature_config(), run.read_classes()
+    if run.detector_config_path.exists(): det_cfg = run.read_detector_config()
+    else:
+        lab = bark_label or ('dog_bark' if 'dog_bark' in classes else classes[0])
+        if lab not in classes: raise StreamError(f"{run.root}: no class {lab!r} in {classes}")
+        det_cfg = DetectorConfig(bark_class=classes.index(lab))
+    return Detector(Int8Model(path, backend=backend), cfg, classes, det_cfg)
+
+# %% ../nbs/24_stream.ipynb #5a89100a
+def _check_input_quantisation(model, cfg:FeatureConfig):
+    "StreamError unless the model's input scale and zero point are the feature config's."
+    if not (math.isclose(float(model.input_scale), cfg.input_scale, rel_tol=1e-4)
+            and int(model.input_zero_point) == cfg.input_zero_point):
+        raise StreamError(f"model input quantisation (scale {model.input_scale}, zero point {model.input_zero_point}) "
+                          f"does not match the feature config (scale {cfg.input_scale}, zero point {cfg.input_zero_point})")
+
+# %% ../nbs/24_stream.ipynb #7b952f98
+def stream_inputs(model,              # a barkbook.runtime.Int8Model (or anything with its interface)
+                  x:np.ndarray,       # float samples of a long recording at the grid's sample rate
+                  grid:StreamGrid,    # the detector's time grid
+                 )->np.ndarray:
+    "The model input of every step on `grid`: int8 log-mel windows (float ones for a float model, samples for a wave model)."
+    x, cfg = np.asarray(x, dtype=np.float32), grid.cfg
+    T = grid.n_steps(len(x))
+    if T == 0: raise StreamError(f"{len(x) / cfg.sample_rate:.2f} s of audio is shorter than one model window "
+                                 f"({cfg.clip_samples / cfg.sample_rate:.2f} s)")
+    if getattr(model, 'input_kind', 'logmel') == 'wave':
+        return np.lib.stride_tricks.sliding_window_view(x, cfg.clip_samples)[::grid.hop_samples][:T]
+    frames = stream_logmel(x, cfg)
+    if not getattr(model, 'quantized', True): return grid.windows(frames, T)   # a float .tflite
+    _check_input_quantisation(model, cfg)
+    return grid.windows(quantize_features(frames, cfg), T)
 
 # %% ../nbs/24_stream.ipynb #7855a0df
-def stream_scores(model,                      # a barkbook.runtime.Int8Model (or anything with its interface)
-                  x:np.ndarray,               # float samples of a long recording at cfg.sample_rate
-                  cfg:FeatureConfig=FeatureConfig(),
-                  det_cfg:DetectorConfig=DetectorConfig(),
-                  batch:int=512,              # windows per interpreter call
+def stream_scores(model,              # a barkbook.runtime.Int8Model (or anything with its interface)
+                  x:np.ndarray,       # float samples of a long recording at the grid's sample rate
+                  grid:StreamGrid,    # the detector's time grid
+                  batch:int=512,      # windows per interpreter call
                  )->np.ndarray:
-    "Class scores `(n_steps, n_classes)` of the int8 model at every inference step of a long recording."
-    x = np.asarray(x, dtype=np.float32)
-    T = n_steps_for(len(x), det_cfg, cfg)
-    if T == 0: raise StreamError(f"{len(x) / cfg.sample_rate:.2f} s of audio is shorter than one model window ({cfg.clip_samples / cfg.sample_rate:.2f} s)")
-    if getattr(model, 'input_kind', 'logmel') == 'wave':
-        win = np.lib.stride_tricks.sliding_window_view(x, cfg.clip_samples)[::det_cfg.hop_frames(cfg) * cfg.hop_length][:T]
-        return np.concatenate([np.asarray(model.predict(np.ascontiguousarray(win[s:s + batch])), dtype=np.float32)
-                               for s in range(0, T, batch)])
-    if not getattr(model, 'quantized', True):            # a float .tflite: float log-mel windows in
-        win = stream_windows(stream_logmel(x, cfg), T, cfg, det_cfg)
-        return np.concatenate([np.asarray(model.predict(np.ascontiguousarray(win[s:s + batch])), dtype=np.float32)
-                               for s in range(0, T, batch)])
-    if not (math.isclose(float(model.input_scale), cfg.input_scale, rel_tol=1e-4) and int(model.input_zero_point) == cfg.input_zero_point):
-        raise StreamError(f"model input quantisation (scale {model.input_scale}, zero point {model.input_zero_point}) does not match "
-                          f"the feature config (scale {cfg.input_scale}, zero point {cfg.input_zero_point})")
-    win = stream_windows(quantize_features(stream_logmel(x, cfg), cfg), T, cfg, det_cfg)
-    out = np.concatenate([np.asarray(model.predict_int8(np.ascontiguousarray(win[s:s + batch]))) for s in range(0, T, batch)])
+    "Class scores `(n_steps, n_classes)` of the model at every step of `grid` over a long recording."
+    win = stream_inputs(model, x, grid)
+    int8 = win.dtype == np.int8
+    call = model.predict_int8 if int8 else model.predict
+    out = np.concatenate([np.asarray(call(np.ascontiguousarray(win[s:s + batch]))) for s in range(0, len(win), batch)])
+    if not int8: return out.astype(np.float32)
     return ((out.astype(np.float32) - np.float32(model.output_zero_point)) * np.float32(model.output_scale)).astype(np.float32)
 
-# %% ../nbs/24_stream.ipynb #48589be2
-def _ensure_tiny_run(run_dir, seed:int=0)->Path:
-    "Build a tiny data set, model and int8 conversion in `run_dir` unless its int8 model exists."
-    from barkbook.data import build_dataset
-    from barkbook.train import train_run
-    from barkbook.convert import convert_run
-    rp = run_paths(run_dir)
-    if (rp.tflite/'model_int8.tflite').exists(): return rp.root
-    if not (rp.features/'test_wave.npy').exists(): build_dataset(rp.root, **_TINY_DATA)
-    tc = rp.model/'train_config.json'
-    if not tc.exists() or json.loads(tc.read_text()).get('status') != 'done': train_run(rp.root, **_TINY_TRAIN, seed=seed)
-    convert_run(rp.root, **_TINY_CONVERT)
-    return rp.root
-
-_TINY_DATA = dict(clips_per_class=24, progress=False)
-_TINY_TRAIN = dict(epochs=3, verbose=0)
-_TINY_CONVERT = dict(also_float32=False, verbose=False)
-
 # %% ../nbs/24_stream.ipynb #28e8a824
-def score_timeline(scores:np.ndarray,              # (n_steps, n_classes) from stream_scores
-                   classes,                         # class labels in model output order
-                   det_cfg:DetectorConfig=DetectorConfig(),
-                   cfg:FeatureConfig=FeatureConfig())->pd.DataFrame:
+def score_timeline(scores:np.ndarray,   # (n_steps, n_classes) from stream_scores
+                   classes,              # class labels in model output order
+                   grid:StreamGrid,      # the time grid the scores were computed on
+                  )->pd.DataFrame:
     "Per-step table: step, window start / centre / decision time (s), and one score column per class."
     scores = np.asarray(scores)
-    if scores.ndim != 2 or scores.shape[1] != len(classes): raise StreamError(f"scores {scores.shape} do not match {len(classes)} classes")
-    st = np.arange(len(scores)); t0 = step_start_s(st, det_cfg)
-    return pd.concat([pd.DataFrame(dict(step=st, start_s=t0, centre_s=t0 + window_s(cfg) / 2, decision_s=t0 + window_s(cfg))),
-                      pd.DataFrame(scores, columns=list(classes))], axis=1)
+    if scores.ndim != 2 or scores.shape[1] != len(classes):
+        raise StreamError(f"scores {scores.shape} do not match {len(classes)} classes")
+    st = np.arange(len(scores))
+    times = pd.DataFrame(dict(step=st, start_s=grid.start_s(st), centre_s=grid.centre_s(st), decision_s=grid.decision_s(st)))
+    return pd.concat([times, pd.DataFrame(scores, columns=list(classes))], axis=1)
 
 # %% ../nbs/24_stream.ipynb #f7dcb9b4
 @dataclass
@@ -136,6 +142,58 @@ def _active_span(x:np.ndarray, top_db:float=20.0)->tuple:
     _, (a, b) = librosa.effects.trim(x, top_db=top_db, frame_length=512, hop_length=128)
     return int(a), int(b)
 
+# %% ../nbs/24_stream.ipynb #25243dc6
+def _clip(waves:np.ndarray, i:int)->np.ndarray:
+    "Clip `i` of `waves` (int16 or float) as float32 samples."
+    return int16_to_float(waves[i]) if waves.dtype == np.int16 else np.asarray(waves[i], dtype=np.float32)
+
+def _background_plan(waves, labels, bg_idx, n_clips:int, hop:int, ov:int, n_total:int, rng,
+                     segment_s, gain_jitter_db:float, sr:int)->tuple:
+    "Background clips in order, their levels (dBFS) and the labelled stretches: one class at one level each."
+    bg_classes = np.unique(labels[bg_idx])                       # each background class equally often
+    picks, gains, rows = [], [], []
+    while len(picks) < n_clips:
+        c = rng.choice(bg_classes); pool = bg_idx[labels[bg_idx] == c]
+        n = min(max(1, int(round(rng.uniform(*segment_s) * sr / hop))), n_clips - len(picks))
+        idx = rng.choice(pool, n)
+        level = float(rms_dbfs(_clip(waves, idx[0]))) + rng.uniform(-gain_jitter_db, gain_jitter_db)
+        rows.append(dict(start_s=len(picks) * hop / sr, end_s=min((len(picks) + n) * hop + ov, n_total) / sr, label=c))
+        picks += list(idx)
+        gains += [level] * n
+    return picks, gains, rows
+
+# %% ../nbs/24_stream.ipynb #f8ff4896
+def _mix_background(waves, picks, gains, hop:int, ov:int, n_total:int)->np.ndarray:
+    "The background clips at their levels, joined by equal-power crossfades of `ov` samples."
+    clip = waves.shape[1]
+    ramp = np.sin(np.linspace(0, np.pi / 2, ov, dtype=np.float32))   # sin² + cos² = 1: constant power
+    audio = np.zeros(len(picks) * hop + ov, np.float32)
+    for k, (i, lv) in enumerate(zip(picks, gains)):
+        x = _clip(waves, i); g = 10 ** ((lv - float(rms_dbfs(x))) / 20)
+        x = x * np.float32(min(g, 0.89 / max(1e-9, float(np.abs(x).max()))))
+        x[:ov] *= ramp; x[-ov:] *= ramp[::-1]
+        audio[k * hop:k * hop + clip] += x
+    return audio[:n_total]
+
+# %% ../nbs/24_stream.ipynb #073b99bf
+def _place_barks(audio:np.ndarray, waves, bark_idx, bark_label:str, rng, snrs_db, bark_gap_s,
+                 min_background_dbfs:float, sr:int)->list:
+    "Add bark clips to `audio` in place at random gaps and the SNRs cycled; their labelled intervals."
+    clip, rows = waves.shape[1], []
+    t, k = rng.uniform(*bark_gap_s) / 2, 0
+    while t + clip / sr + 0.5 < len(audio) / sr:
+        b = _clip(waves, rng.choice(bark_idx)); a, e = _active_span(b)
+        s0 = int(round(t * sr)); seg = slice(s0 + a, s0 + e)
+        bg_db = max(float(rms_dbfs(audio[seg])), min_background_dbfs)
+        snr = float(snrs_db[k % len(snrs_db)])
+        g = 10 ** ((bg_db + snr - float(rms_dbfs(b[a:e]))) / 20)
+        g = min(g, 0.89 / max(1e-9, float(np.abs(b).max())))      # peak at most -1 dBFS
+        audio[s0:s0 + len(b)] += np.float32(g) * b
+        rows.append(dict(start_s=(s0 + a) / sr, end_s=(s0 + e) / sr, label=bark_label, snr_target_db=snr,
+                         snr_db=round(float(rms_dbfs(g * b[a:e])) - bg_db, 2)))
+        t += e / sr + rng.uniform(*bark_gap_s); k += 1
+    return rows
+
 # %% ../nbs/24_stream.ipynb #da26cadf
 def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
                 labels,                            # (N,) class label of each clip
@@ -155,64 +213,34 @@ def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
     "A long scene of background clips with bark clips added at known times and SNRs."
     rng = np.random.default_rng(seed)
     waves = np.asarray(waves); labels = np.asarray(labels).astype(str)
-    if waves.ndim != 2 or len(waves) != len(labels): raise StreamError(f"need waves (N, n) and N labels, got {waves.shape} and {len(labels)}")
+    if waves.ndim != 2 or len(waves) != len(labels):
+        raise StreamError(f"need waves (N, n) and N labels, got {waves.shape} and {len(labels)}")
     bg_idx = np.flatnonzero(labels != bark_label); bark_idx = np.flatnonzero(labels == bark_label)
     if not len(bg_idx): raise StreamError("no background (non-bark) clips to build a scene from")
     if with_barks and not len(bark_idx): raise StreamError(f"no {bark_label!r} clips to place in the scene")
     clip = waves.shape[1]; n_total = int(round(minutes * 60 * sr))
     ov = max(1, min(int(crossfade_ms * sr / 1000), clip // 2)); hop = clip - ov
     n_clips = max(1, int(math.ceil((n_total - ov) / hop)))
-    f = lambda i: int16_to_float(waves[i]) if waves.dtype == np.int16 else np.asarray(waves[i], dtype=np.float32)
-    bg_classes = np.unique(labels[bg_idx])                       # each background class equally often
-    picks, gains, rows = [], [], []
-    while len(picks) < n_clips:                                  # stretches of one class, several clips each
-        c = rng.choice(bg_classes); pool = bg_idx[labels[bg_idx] == c]
-        n = min(max(1, int(round(rng.uniform(*segment_s) * sr / hop))), n_clips - len(picks))
-        idx = rng.choice(pool, n)
-        level = float(rms_dbfs(f(idx[0]))) + rng.uniform(-gain_jitter_db, gain_jitter_db)   # one steady level per stretch
-        rows.append(dict(start_s=len(picks) * hop / sr, end_s=min((len(picks) + n) * hop + ov, n_total) / sr, label=c))
-        picks += list(idx)
-        gains += [level] * n
-    ramp = np.sin(np.linspace(0, np.pi / 2, ov, dtype=np.float32))   # sin² + cos² = 1: constant power
-    audio = np.zeros(n_clips * hop + ov, np.float32)
-    for k, (i, lv) in enumerate(zip(picks, gains)):
-        x = f(i); g = 10 ** ((lv - float(rms_dbfs(x))) / 20)
-        x = x * np.float32(min(g, 0.89 / max(1e-9, float(np.abs(x).max()))))
-        x[:ov] *= ramp; x[-ov:] *= ramp[::-1]
-        audio[k * hop:k * hop + clip] += x
-    audio = audio[:n_total]
-    if with_barks:
-        t, k = rng.uniform(*bark_gap_s) / 2, 0
-        while t + clip / sr + 0.5 < len(audio) / sr:
-            b = f(rng.choice(bark_idx)); a, e = _active_span(b)
-            s0 = int(round(t * sr)); seg = slice(s0 + a, s0 + e)
-            bg_db = max(float(rms_dbfs(audio[seg])), min_background_dbfs)
-            snr = float(snrs_db[k % len(snrs_db)])
-            g = 10 ** ((bg_db + snr - float(rms_dbfs(b[a:e]))) / 20)
-            g = min(g, 0.89 / max(1e-9, float(np.abs(b).max())))      # peak at most -1 dBFS
-            audio[s0:s0 + len(b)] += np.float32(g) * b
-            rows.append(dict(start_s=(s0 + a) / sr, end_s=(s0 + e) / sr, label=bark_label, snr_target_db=snr,
-                             snr_db=round(float(rms_dbfs(g * b[a:e])) - bg_db, 2)))
-            t += e / sr + rng.uniform(*bark_gap_s); k += 1
-    ev = pd.DataFrame(rows, columns=['start_s', 'end_s', 'label', 'snr_target_db', 'snr_db']).sort_values('start_s', kind='stable').reset_index(drop=True)
+    picks, gains, rows = _background_plan(waves, labels, bg_idx, n_clips, hop, ov, n_total, rng, segment_s, gain_jitter_db, sr)
+    audio = _mix_background(waves, picks, gains, hop, ov, n_total)
+    if with_barks: rows += _place_barks(audio, waves, bark_idx, bark_label, rng, snrs_db, bark_gap_s, min_background_dbfs, sr)
+    ev = pd.DataFrame(rows, columns=['start_s', 'end_s', 'label', 'snr_target_db', 'snr_db'])
+    ev = ev.sort_values('start_s', kind='stable').reset_index(drop=True)
     return Scene(name, np.clip(audio, -1, 1).astype(np.float32), ev, sr)
 
 # %% ../nbs/24_stream.ipynb #7256841a
-def scenes_from_split(features_dir,           # run_dir/features
-                bark_label:str='dog_bark',
-                n_bark_scenes:int=1,          # scenes with barks
-                n_free_scenes:int=1,          # bark-free scenes
-                minutes:float=1.0,            # length of each scene
-                seed:int=0,
-                **kwargs,                     # passed to build_scene (snrs_db, bark_gap_s, ...)
-               )->list:
+def scenes_from_split(split:SplitData,   # the run's test split (Run.open_split('test'))
+                      p:StreamParams,     # bark_label, n_bark_scenes, n_free_scenes, scene_minutes, seed, snrs_db, bark_gap_s
+                     )->list:
     "Scenes built from the test split only: `n_bark_scenes` with barks, then `n_free_scenes` without."
-    from barkbook.data import open_split
-    sp = open_split(features_dir, 'test')        # never training or validation clips
-    labels = sp.meta['label'].astype(str).values
-    if bark_label not in list(sp.classes): raise StreamError(f"{features_dir}: class {bark_label!r} not in {list(sp.classes)}")
-    return ([build_scene(sp.wave, labels, bark_label, minutes, True, seed=seed + i, name=f'barks_{i}', **kwargs) for i in range(n_bark_scenes)] +
-            [build_scene(sp.wave, labels, bark_label, minutes, False, seed=seed + 1000 + i, name=f'bark_free_{i}', **kwargs) for i in range(n_free_scenes)])
+    labels = split.meta['label'].astype(str).values
+    if p.bark_label not in list(split.classes):
+        raise StreamError(f"{split.path}: class {p.bark_label!r} not in {list(split.classes)}")
+    kw = dict(minutes=p.scene_minutes, snrs_db=tuple(p.snrs_db), bark_gap_s=tuple(p.bark_gap_s))
+    return ([build_scene(split.wave, labels, p.bark_label, with_barks=True, seed=p.seed + i, name=f'barks_{i}', **kw)
+             for i in range(p.n_bark_scenes)] +
+            [build_scene(split.wave, labels, p.bark_label, with_barks=False, seed=p.seed + 1000 + i, name=f'bark_free_{i}', **kw)
+             for i in range(p.n_free_scenes)])
 
 # %% ../nbs/24_stream.ipynb #66140bd2
 def read_labels(path)->pd.DataFrame:
@@ -257,38 +285,38 @@ def load_recording(path, labels_path=None)->Scene:
     return Scene(path.stem, x, ev)
 
 # %% ../nbs/24_stream.ipynb #583d08d1
-def _bark_track(pp:pd.DataFrame)->np.ndarray:
-    "The averaged bark score column of `barkbook.detector.postprocess`'s table."
-    for c in ('bark_score', 'averaged_score', 'avg_bark_score', 'averaged', 'avg_score', 'smoothed'):
-        if c in pp.columns: return pp[c].to_numpy(np.float32)
-    raise StreamError(f"postprocess output has no averaged bark score column: {list(pp.columns)}")
+def _run_around(above:np.ndarray, d:int)->tuple:
+    "First and last step of the run of True in `above` that holds step `d`."
+    a, e = d, d
+    while a > 0 and above[a - 1]: a -= 1
+    while e + 1 < len(above) and above[e + 1]: e += 1
+    return a, e
+
+# %% ../nbs/24_stream.ipynb #a5cfbc5b
+_EVENT_COLUMNS = ['step', 'start_s', 'end_s', 'decision_s', 'window_start_s', 'confidence']
 
 def events_from_scores(scores:np.ndarray,         # (n_steps, n_classes) model scores of a recording
-                       det_cfg:DetectorConfig,     # the detector settings (threshold, averaging, ...)
-                       cfg:FeatureConfig=FeatureConfig(),
+                       det_cfg:DetectorConfig,     # the detector settings (threshold, averaging, hop, ...)
+                       cfg:FeatureConfig,          # the front-end (with det_cfg.hop_ms: the time grid)
                        duration_s:float|None=None, # clip event ends to this
                       )->pd.DataFrame:
     "Bark events (step, start_s, end_s, decision_s, window_start_s, confidence) of the firmware's post-processing."
-    hop_s = det_cfg.hop_ms / 1000.0
+    grid = det_cfg.grid(cfg)
     pp = postprocess(np.asarray(scores, dtype=np.float32), det_cfg)
-    cols = ['step', 'start_s', 'end_s', 'decision_s', 'window_start_s', 'confidence']
     det = np.flatnonzero(pp['is_bark'].to_numpy(bool))
-    if not len(det): return pd.DataFrame(columns=cols).astype({c: int if c == 'step' else float for c in cols})
-    above = _bark_track(pp) >= det_cfg.confidence_threshold
+    if not len(det): return pd.DataFrame(columns=_EVENT_COLUMNS).astype({c: int if c == 'step' else float for c in _EVENT_COLUMNS})
+    above = pp['bark_score'].to_numpy(np.float32) >= det_cfg.confidence_threshold
     k = det_cfg.average_window if det_cfg.enable_temporal_filter else 1
-    centre = lambda i: step_start_s(i - (k - 1) / 2, det_cfg) + window_s(cfg) / 2
+    half_hop = grid.hop_samples / cfg.sample_rate / 2
     rows = []
     for d in det:
-        a = d
-        while a > 0 and above[a - 1]: a -= 1
-        e = d
-        while e + 1 < len(above) and above[e + 1]: e += 1
-        w0 = float(step_start_s(max(0, d - k + 1), det_cfg))          # first sample the averaged score has seen
-        s0, s1 = max(w0, centre(a) - hop_s / 2), centre(e) + hop_s / 2
+        a, e = _run_around(above, d)
+        w0 = float(grid.start_s(max(0, d - k + 1)))          # first sample the averaged score has seen
+        s0, s1 = max(w0, grid.centre_s(a - (k - 1) / 2) - half_hop), grid.centre_s(e - (k - 1) / 2) + half_hop
         if duration_s is not None: s1 = min(s1, duration_s)
-        rows.append(dict(step=int(d), start_s=float(s0), end_s=float(s1), decision_s=float(step_decision_s(d, det_cfg, cfg)),
+        rows.append(dict(step=int(d), start_s=float(s0), end_s=float(s1), decision_s=float(grid.decision_s(d)),
                          window_start_s=w0, confidence=float(pp['confidence'].iloc[d])))
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=_EVENT_COLUMNS)
 
 # %% ../nbs/24_stream.ipynb #e4f64bae
 def match_events(detections:pd.DataFrame,    # events_from_scores output (window_start_s or start_s, decision_s)
@@ -303,47 +331,65 @@ def match_events(detections:pd.DataFrame,    # events_from_scores output (window
     lat = np.where(hit, dd[None] - b0, np.inf).min(1, initial=np.inf); lat[~found] = np.nan
     return found, lat, hit.any(0)
 
+# %% ../nbs/24_stream.ipynb #cf2c305c
 def scene_metrics(detections:pd.DataFrame, scene:Scene, bark_label:str='dog_bark', tolerance_s:float=0.5)->dict:
     "Barks, found barks, false alarms, bark-free seconds and latencies of one scene."
     barks = scene.barks(bark_label)
     found, lat, matched = match_events(detections, barks, tolerance_s)
-    iv = np.sort(np.clip(np.stack([barks.start_s - tolerance_s, barks.end_s + tolerance_s], 1), 0, scene.duration), axis=0) if len(barks) else np.zeros((0, 2))
+    iv = (np.sort(np.clip(np.stack([barks.start_s - tolerance_s, barks.end_s + tolerance_s], 1), 0, scene.duration), axis=0)
+          if len(barks) else np.zeros((0, 2)))
     covered, end = 0.0, 0.0                                   # length of the union of the bark intervals ± tolerance
     for a, e in iv:
         a = max(a, end); covered += max(0.0, e - a); end = max(end, e)
     return dict(scene=scene.name, n_barks=len(barks), n_found=int(found.sum()), n_false=int((~matched).sum()),
                 free_s=scene.duration - covered, latencies=lat[found].tolist())
 
+# %% ../nbs/24_stream.ipynb #914743fc
+def setting_metrics(scored:list,              # [(Scene, scores (n_steps, C)), ...]
+                    det_cfg:DetectorConfig,    # one detector setting
+                    cfg:FeatureConfig,         # the run's front-end
+                    bark_label:str='dog_bark',
+                    tolerance_s:float=0.5)->dict:
+    "One detector setting over all scenes: barks, misses, false alarms per hour of bark-free audio, latency."
+    ms = [scene_metrics(events_from_scores(s, det_cfg, cfg, sc.duration), sc, bark_label, tolerance_s) for sc, s in scored]
+    nb, nf, fa = (sum(m[c] for m in ms) for c in ('n_barks', 'n_found', 'n_false'))
+    hours = sum(m['free_s'] for m in ms) / 3600
+    lat = np.array([l for m in ms for l in m['latencies']])
+    return dict(threshold=float(det_cfg.confidence_threshold), average_window=int(det_cfg.average_window), n_barks=nb,
+                n_missed=nb - nf, miss_rate=(nb - nf) / nb if nb else np.nan, n_false=fa, free_hours=hours,
+                fa_per_hour=fa / hours if hours > 0 else np.nan,
+                latency_mean_s=float(lat.mean()) if len(lat) else np.nan,
+                latency_p90_s=float(np.percentile(lat, 90)) if len(lat) else np.nan)
+
 # %% ../nbs/24_stream.ipynb #1a9b21f3
 def sweep(scored:list,                    # [(Scene, scores (n_steps, C)), ...]
-          base_cfg,                       # DetectorConfig: everything not swept
+          base_det_cfg:DetectorConfig,    # everything not swept
+          cfg:FeatureConfig,              # the run's front-end
           thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
           average_windows=(1, 2, 3, 4, 5),
           bark_label:str='dog_bark',
-          tolerance_s:float=0.5,
-          cfg:FeatureConfig=FeatureConfig())->pd.DataFrame:
+          tolerance_s:float=0.5)->pd.DataFrame:
     "One row per (threshold, average_window): false alarms per hour, miss rate, latency over all scenes."
-    rows = []
-    for k in average_windows:
-        for th in thresholds:
-            dc = replace(base_cfg, confidence_threshold=float(th), average_window=int(k), enable_temporal_filter=int(k) > 1)
-            ms = [scene_metrics(events_from_scores(s, dc, cfg, sc.duration), sc, bark_label, tolerance_s) for sc, s in scored]
-            nb, nf, fa = (sum(m[c] for m in ms) for c in ('n_barks', 'n_found', 'n_false'))
-            hours = sum(m['free_s'] for m in ms) / 3600
-            lat = np.array([l for m in ms for l in m['latencies']])
-            rows.append(dict(threshold=float(th), average_window=int(k), n_barks=nb, n_missed=nb - nf,
-                             miss_rate=(nb - nf) / nb if nb else np.nan, n_false=fa, free_hours=hours,
-                             fa_per_hour=fa / hours if hours > 0 else np.nan,
-                             latency_mean_s=float(lat.mean()) if len(lat) else np.nan,
-                             latency_p90_s=float(np.percentile(lat, 90)) if len(lat) else np.nan))
-    return pd.DataFrame(rows)
+    settings = [replace(base_det_cfg, confidence_threshold=float(th), average_window=int(k), enable_temporal_filter=int(k) > 1)
+                for k in average_windows for th in thresholds]
+    return pd.DataFrame([setting_metrics(scored, dc, cfg, bark_label, tolerance_s) for dc in settings])
+
+# %% ../nbs/24_stream.ipynb #aa0552ed
+def _false_alarms(sc:Scene, ev:pd.DataFrame, matched:np.ndarray, bark_label:str)->list:
+    "The unmatched detections of a scene with the background label they fired on."
+    bg = sc.events[sc.events.label != bark_label]; out = []
+    for r in ev[~matched].itertuples():
+        mid = (r.start_s + r.end_s) / 2; on = bg[(bg.start_s <= mid) & (bg.end_s > mid)].label
+        out.append(dict(scene=sc.name, start_s=r.start_s, end_s=r.end_s, confidence=r.confidence,
+                        background=on.iloc[0] if len(on) else ''))
+    return out
 
 # %% ../nbs/24_stream.ipynb #5e9d6cbf
 def breakdown(scored:list,                   # [(Scene, scores), ...]
               det_cfg:DetectorConfig,         # one detector setting
+              cfg:FeatureConfig,              # the run's front-end
               bark_label:str='dog_bark',
-              tolerance_s:float=0.5,
-              cfg:FeatureConfig=FeatureConfig())->tuple:
+              tolerance_s:float=0.5)->tuple:
     "Miss rate and latency by target bark SNR, and the false alarms with the background label they fired on."
     barks, fas = [], []
     for sc, s in scored:
@@ -352,10 +398,7 @@ def breakdown(scored:list,                   # [(Scene, scores), ...]
         if 'snr_target_db' not in b: b = b.assign(snr_target_db=np.nan)
         found, lat, matched = match_events(ev, b, tolerance_s)
         barks.append(b.assign(scene=sc.name, found=found, latency_s=lat))
-        bg = sc.events[sc.events.label != bark_label]
-        for r in ev[~matched].itertuples():
-            mid = (r.start_s + r.end_s) / 2; on = bg[(bg.start_s <= mid) & (bg.end_s > mid)].label
-            fas.append(dict(scene=sc.name, start_s=r.start_s, end_s=r.end_s, confidence=r.confidence, background=on.iloc[0] if len(on) else ''))
+        fas += _false_alarms(sc, ev, matched, bark_label)
     b = pd.concat(barks, ignore_index=True) if barks else pd.DataFrame(columns=['snr_target_db', 'found', 'latency_s'])
     by_snr = (b.assign(snr_target_db=b.snr_target_db.astype(float)).groupby('snr_target_db', dropna=False)
                .agg(n_barks=('found', 'size'), n_found=('found', 'sum'), latency_mean_s=('latency_s', 'mean')).reset_index())
@@ -399,151 +442,176 @@ def plot_det(table:pd.DataFrame, chosen=None, rule:str='', ax=None):
     ax.grid(alpha=0.3); ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/24_stream.ipynb #7006974a
-def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg, classes, bark_label:str='dog_bark',
-                  t0:float=0.0, t1:float|None=None, cfg:FeatureConfig=FeatureConfig(), tolerance_s:float=0.5):
-    "Spectrogram of `scene` between t0 and t1 with the bark score, true barks and detections."
-    import matplotlib.pyplot as plt
-    t1 = scene.duration if t1 is None else min(t1, scene.duration)
-    a, e = int(t0 * scene.sr), int(t1 * scene.sr)
-    db = stream_logmel(scene.audio[a:e], cfg)
-    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(13, 5), sharex=True, constrained_layout=True, height_ratios=[1.2, 1])
-    ft = t0 + np.arange(len(db) + 1) * cfg.hop_length / cfg.sample_rate
-    ax0.pcolormesh(ft, np.arange(cfg.n_mels + 1), db.T, cmap='magma', shading='flat',
-                   vmin=max(cfg.clamp_min, float(np.percentile(db, 2))), vmax=max(float(db.max()), cfg.clamp_min + 1))
-    ax0.set(ylabel='mel band', title=f'{scene.name}: log-mel dB, true barks (white), detections (cyan bars)')
-    bi = list(classes).index(bark_label)
-    steps = np.arange(len(scores)); centre = step_start_s(steps, det_cfg) + window_s(cfg) / 2
-    pp = postprocess(scores, det_cfg); avg = _bark_track(pp)
+# %% ../nbs/24_stream.ipynb #1aaab6c8
+def _plot_bark_score(ax, scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, bi:int, grid:StreamGrid,
+                     t0:float, t1:float)->None:
+    "The raw and averaged bark score at each window centre (the average shifted back by its delay) and the threshold."
+    pp = postprocess(scores, det_cfg)
     k = det_cfg.average_window if det_cfg.enable_temporal_filter else 1
+    centre = grid.centre_s(np.arange(len(scores)))
     sel = (centre >= t0) & (centre <= t1)
-    ax1.plot(centre[sel], scores[sel, bi], lw=0.8, color='0.5', label='bark score')
-    shift = (k - 1) / 2 * det_cfg.hop_ms / 1000
-    ax1.plot(centre[sel] - shift, avg[sel], lw=1.5, color='tab:orange', label=f'averaged ({k})')
-    ax1.axhline(det_cfg.confidence_threshold, color='k', ls='--', lw=1, label='threshold')
+    ax.plot(centre[sel], scores[sel, bi], lw=0.8, color='0.5', label='bark score')
+    shift = (k - 1) / 2 * grid.hop_samples / grid.cfg.sample_rate
+    ax.plot(centre[sel] - shift, pp['bark_score'].to_numpy()[sel], lw=1.5, color='tab:orange', label=f'averaged ({k})')
+    ax.axhline(det_cfg.confidence_threshold, color='k', ls='--', lw=1, label='threshold')
+    ax.set(xlabel='time (s)', ylabel='P(bark)', ylim=(-0.02, 1.02), xlim=(t0, t1))
+
+# %% ../nbs/24_stream.ipynb #7006974a
+def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:FeatureConfig, classes,
+                  bark_label:str='dog_bark', t0:float=0.0, t1:float|None=None, tolerance_s:float=0.5):
+    "Spectrogram of `scene` between t0 and t1 with the bark score, true barks and detections."
+    import matplotlib.pyplot as plt   # only when plotting
+    t1 = scene.duration if t1 is None else min(t1, scene.duration)
+    db = stream_logmel(scene.audio[int(t0 * scene.sr):int(t1 * scene.sr)], cfg)
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(13, 5), sharex=True, constrained_layout=True, height_ratios=[1.2, 1])
+    plot_logmel(db, cfg, ax0, t0=t0, colorbar=False, vmin=max(cfg.clamp_min, float(np.percentile(db, 2))),
+                vmax=max(float(db.max()), cfg.clamp_min + 1),
+                title=f'{scene.name}: log-mel dB, true barks (white), detections (cyan bars)')
+    _plot_bark_score(ax1, scene, scores, det_cfg, list(classes).index(bark_label), det_cfg.grid(cfg), t0, t1)
     for r in scene.barks(bark_label).itertuples():
         if r.end_s >= t0 and r.start_s <= t1:
             for ax in (ax0, ax1): ax.axvspan(r.start_s, r.end_s, color='white' if ax is ax0 else 'green', alpha=0.35, lw=0)
     ev = events_from_scores(scores, det_cfg, cfg, scene.duration)
-    found, lat, matched = match_events(ev, scene.barks(bark_label), tolerance_s)
+    _, _, matched = match_events(ev, scene.barks(bark_label), tolerance_s)
     for r, okm in zip(ev.itertuples(), matched):
         if r.end_s >= t0 and r.start_s <= t1:
             ax0.axvspan(r.start_s, r.end_s, ymin=0.9, ymax=1.0, color='cyan', alpha=0.9)
             ax1.axvline(r.decision_s, color='tab:blue' if okm else 'tab:red', lw=1.5)
     ax1.plot([], [], color='tab:blue', label='detection'); ax1.plot([], [], color='tab:red', label='false alarm')
-    ax1.set(xlabel='time (s)', ylabel='P(bark)', ylim=(-0.02, 1.02), xlim=(t0, t1))
     ax1.legend(fontsize=7, ncols=6, loc='lower left', bbox_to_anchor=(0, 1.0), frameon=False)
     return fig
 
-# %% ../nbs/24_stream.ipynb #0e991033
-def load_detector(run_dir, bark_label:str|None=None, backend:str='litert')->tuple:
-    "The run's int8 model, feature config, class list and detector config (the shipped one if present)."
-    from barkbook.runtime import Int8Model
-    rp = run_paths(run_dir)
-    for p in (rp.tflite/'model_int8.tflite', rp.features/'feature_config.json', rp.features/'classes.json'):
-        if not p.exists(): raise StreamError(f"{p}: not found — run the pipeline up to 03_convert_tflite first")
-    cfg = FeatureConfig.load(rp.features/'feature_config.json')
-    classes = json.loads((rp.features/'classes.json').read_text())
-    dpath = rp.tflite/'detector_config.json'
-    if dpath.exists(): det = DetectorConfig.load(dpath)
-    else:
-        lab = bark_label or ('dog_bark' if 'dog_bark' in classes else classes[0])
-        if lab not in classes: raise StreamError(f"{rp.features/'classes.json'}: no class {lab!r} in {classes}")
-        det = DetectorConfig(bark_class=classes.index(lab))
-    return Int8Model(rp.tflite/'model_int8.tflite', backend=backend), cfg, classes, det
+# %% ../nbs/24_stream.ipynb #b872fd42
+def evaluation_scenes(run:Run, p:StreamParams)->list:
+    "Stage 1: generated scenes from the run's test split, then the user's labelled recordings."
+    scenes = scenes_from_split(run.open_split('test'), p) + [load_recording(r) for r in p.recordings]
+    if not scenes: raise StreamError("nothing to evaluate: no generated scenes and no recordings")
+    return scenes
 
-def write_operating_point(det_cfg:DetectorConfig,      # the chosen detector settings
-                          run_dir,                      # the run: writes tflite/detector_config.json and firmware/
-                          firmware_dir=None,            # also write the header here (e.g. the repo's firmware/)
-                          classes=None,                 # class labels in model output order
-                          cfg:FeatureConfig=FeatureConfig())->list:
-    "Write the detector config JSON into run_dir/tflite and the firmware header into run_dir/firmware (and firmware_dir)."
-    from barkbook.firmware import write_detector_header
-    rp = run_paths(run_dir)
-    out = [rp.tflite/'detector_config.json']
-    det_cfg.save(out[0])
-    out.append(write_detector_header(det_cfg, rp.root/'firmware', classes=classes, fcfg=cfg))
-    if firmware_dir is not None: out.append(write_detector_header(det_cfg, Path(firmware_dir), classes=classes, fcfg=cfg))
-    return [Path(p) for p in out]
+# %% ../nbs/24_stream.ipynb #d895a4b9
+def score_scenes(det:Detector, scenes:list, grid:StreamGrid)->tuple:
+    "Stage 2: the model's scores of every scene on `grid`, and the seconds it took."
+    t = time.perf_counter()
+    scored = [(sc, stream_scores(det.model, sc.audio, grid)) for sc in scenes]
+    return scored, time.perf_counter() - t
+
+# %% ../nbs/24_stream.ipynb #10fb6c9f
+def operating_point(table:pd.DataFrame, base_det_cfg:DetectorConfig, rule:str)->tuple:
+    "Stage 4: the chosen sweep row, whether it meets `rule`, and the detector config it stands for."
+    row, ok = choose_operating_point(table, rule)
+    if not ok: warnings.warn(f"no swept setting satisfies {rule!r}; shipping the closest: "
+                             f"threshold {row.threshold:g}, average {int(row.average_window)}")
+    det_cfg = replace(base_det_cfg, confidence_threshold=float(row.threshold), average_window=int(row.average_window),
+                      enable_temporal_filter=int(row.average_window) > 1)
+    return row, ok, det_cfg
+
+# %% ../nbs/24_stream.ipynb #df729658
+def ship_operating_point(run:Run, det_cfg:DetectorConfig, cfg:FeatureConfig, classes:list,
+                         firmware_dir=None)->list:
+    "Stage 5: write the detector config into the run and the firmware's detector defaults (run and `firmware_dir`)."
+    from barkbook.firmware import write_detector_header   # the firmware generator (22_firmware)
+    written = [run.write_detector_config(det_cfg)]
+    for fw in [run.root/'firmware'] + ([Path(firmware_dir)] if firmware_dir is not None else []):
+        written.append(write_detector_header(det_cfg, fw, classes=classes, fcfg=cfg))
+    return [Path(w) for w in written]
+
+# %% ../nbs/24_stream.ipynb #3cbaa7e2
+def _save_csv(path:Path, df:pd.DataFrame)->Path:
+    "Write a table atomically."
+    with atomic_path(path) as tmp: df.to_csv(tmp, index=False)
+    return path
+
+def _save_fig(path:Path, fig, dpi:int=110)->Path:
+    "Save a figure atomically as PNG and close it."
+    import matplotlib.pyplot as plt
+    with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, format='png')
+    plt.close(fig); return path
+
+# %% ../nbs/24_stream.ipynb #5afd8855
+def save_scenes(run:Run, scenes:list)->list:
+    "Stage 6a: the generated scenes as WAV + Audacity label files under stream/scenes/."
+    out = []
+    for sc in scenes:
+        out.append(save_wav(run.stream_path(f'scenes/{sc.name}.wav'), sc.audio))
+        out.append(write_labels(sc.events, run.stream_path(f'scenes/{sc.name}.txt')))
+    return out
+
+# %% ../nbs/24_stream.ipynb #21855bab
+def save_plots(run:Run, table:pd.DataFrame, row, rule:str, scored:list, det_cfg:DetectorConfig, cfg:FeatureConfig,
+               classes:list, bark_label:str, tolerance_s:float)->list:
+    "Stage 6b: the DET curve and the timeline of the first scene with barks (first minute) under stream/."
+    det_png = _save_fig(run.stream_path('det_curve.png'), plot_det(table, row, rule).figure)
+    sc, s = next(((sc, s) for sc, s in scored if len(sc.barks(bark_label))), scored[0])
+    fig = plot_timeline(sc, s, det_cfg, cfg, classes, bark_label, 0, min(sc.duration, 60), tolerance_s=tolerance_s)
+    return [det_png, _save_fig(run.stream_path('timeline.png'), fig, dpi=100)]
+
+# %% ../nbs/24_stream.ipynb #63dd7eb9
+@dataclass
+class StreamResult:
+    "The outcome of `evaluate_run`."
+    table: pd.DataFrame          # the sweep: one row per (threshold, average_window)
+    chosen: pd.Series            # the chosen row
+    rule_satisfied: bool
+    det_cfg: DetectorConfig      # the shipped detector settings
+    scored: list                 # [(Scene, scores), ...]
+    classes: list
+    cfg: FeatureConfig
+    by_snr: pd.DataFrame         # misses by bark SNR at the chosen point
+    false_alarms: pd.DataFrame   # false alarms at the chosen point, with their background
+    report: StreamReport         # what stream/report.json holds
+    @property
+    def scenes(self)->list: return [sc for sc, _ in self.scored]
+
+# %% ../nbs/24_stream.ipynb #d9fcb8e2
+def stream_report(p:StreamParams, res_table:pd.DataFrame, row, ok:bool, det_cfg:DetectorConfig, scored:list,
+                  by_snr:pd.DataFrame, fas:pd.DataFrame, score_s:float, sweep_s:float, written:list)->StreamReport:
+    "Stage 7: the `StreamReport` of an evaluation."
+    audio_s = sum(sc.duration for sc, _ in scored)
+    return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(),
+        operating_point=res_table.loc[[row.name]].to_dict('records')[0], miss_rate_by_snr=by_snr.to_dict('records'),
+        false_alarms_by_background=fas.background.value_counts().to_dict(),
+        scenes=[dict(name=sc.name, duration_s=sc.duration, n_barks=len(sc.barks(p.bark_label))) for sc, _ in scored],
+        audio_hours=audio_s / 3600, scoring_seconds=score_s, sweep_seconds=sweep_s,
+        realtime_factor=audio_s / score_s if score_s > 0 else None, written=[str(w) for w in written])
 
 # %% ../nbs/24_stream.ipynb #6e3a36c2
-def evaluate_run(run_dir,                       # run folder with features/ and tflite/model_int8.tflite
-                 firmware_dir=None,             # also write the detector header here (None: only run_dir/firmware)
-                 bark_label:str='dog_bark',     # the class the detector fires on
-                 scene_minutes:float=1.0,       # length of each generated scene
-                 n_bark_scenes:int=1,           # generated scenes with barks
-                 n_free_scenes:int=1,           # generated bark-free scenes
-                 snrs_db=(0, 10, 20),           # bark-to-background ratios (dB)
-                 bark_gap_s=(4.0, 10.0),        # pause between barks (s)
-                 recordings=(),                 # user long recordings with label files next to them
-                 thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-                 average_windows=(1, 2, 3, 4, 5),
-                 min_bark_duration_ms:int=240,  # detector minimum duration
-                 suppression_ms:int=1500,       # detector suppression after a detection
-                 tolerance_s:float=0.5,         # match tolerance between a bark and a detection start
-                 rule:str='fa_per_hour<=1',     # operating-point rule
-                 seed:int=0,
-                 save_scenes:bool=True,         # write the scenes as WAV + Audacity labels
-                 plots:bool=True,               # write det_curve.png and timeline.png
-                 backend:str='litert',          # Int8Model backend
-                )->dict:
+def evaluate_run(run:Run,               # the run: features/ and tflite/model_int8.tflite in; detector settings, stream/ out
+                 p:StreamParams,         # the step's parameters
+                 plots:bool=True,        # write det_curve.png and timeline.png
+                 backend:str='litert',   # Int8Model backend
+                )->StreamResult:
     "Evaluate the run's int8 model on long audio, choose the detector operating point, and ship it."
-    _RULE.match(str(rule)) or choose_operating_point(pd.DataFrame(), rule)          # bad rule: fail before any work
-    model, cfg, classes, _ = load_detector(run_dir, bark_label, backend)
-    if bark_label not in classes: raise StreamError(f"{run_dir}: class {bark_label!r} not in {classes}")
-    rp = run_paths(run_dir); out = rp.root/'stream'
-    scenes = scenes_from_split(rp.features, bark_label, n_bark_scenes, n_free_scenes, scene_minutes, seed,
-                         snrs_db=tuple(snrs_db), bark_gap_s=tuple(bark_gap_s))
-    scenes += [load_recording(p) for p in recordings]
-    if not scenes: raise StreamError("nothing to evaluate: no generated scenes and no recordings")
-    base = DetectorConfig(min_bark_duration_ms=int(min_bark_duration_ms), suppression_ms=int(suppression_ms),
-                          bark_class=classes.index(bark_label))
+    if not _RULE.match(str(p.rule)): choose_operating_point(pd.DataFrame(), p.rule)   # a bad rule fails before any work
+    det = load_detector(run, p.bark_label, backend)
+    if p.bark_label not in det.classes: raise StreamError(f"{run.root}: class {p.bark_label!r} not in {det.classes}")
+    base = DetectorConfig(min_bark_duration_ms=int(p.min_bark_duration_ms), suppression_ms=int(p.suppression_ms),
+                          bark_class=det.classes.index(p.bark_label))
+    scenes = evaluation_scenes(run, p)                                                        # 1
+    scored, score_s = score_scenes(det, scenes, base.grid(det.cfg))                           # 2
     t = time.perf_counter()
-    scored = [(sc, stream_scores(model, sc.audio, cfg, base)) for sc in scenes]
-    score_s = time.perf_counter() - t
-    audio_s = sum(sc.duration for sc in scenes)
-    t = time.perf_counter()
-    table = sweep(scored, base, thresholds, average_windows, bark_label, tolerance_s, cfg)
+    table = sweep(scored, base, det.cfg, p.thresholds, p.average_windows, p.bark_label, p.tolerance_s)   # 3
     sweep_s = time.perf_counter() - t
-    row, ok = choose_operating_point(table, rule)
-    if not ok: warnings.warn(f"no swept setting satisfies {rule!r}; shipping the closest: threshold {row.threshold:g}, average {int(row.average_window)}")
-    det = replace(base, confidence_threshold=float(row.threshold), average_window=int(row.average_window),
-                  enable_temporal_filter=int(row.average_window) > 1)
-    written = write_operating_point(det, rp.root, firmware_dir, classes, cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out/'sweep.csv') as tmp: table.to_csv(tmp, index=False)
-    if save_scenes:
-        for sc in scenes[:n_bark_scenes + n_free_scenes]:
-            save_wav(out/'scenes'/f'{sc.name}.wav', sc.audio); write_labels(sc.events, out/'scenes'/f'{sc.name}.txt')
-    if plots:
-        import matplotlib.pyplot as plt
-        ax = plot_det(table, row, rule)
-        with atomic_path(out/'det_curve.png') as tmp: ax.figure.savefig(tmp, dpi=110, format='png')
-        plt.close(ax.figure)
-        sc, s = next(((sc, s) for sc, s in scored if len(sc.barks(bark_label))), scored[0])
-        fig = plot_timeline(sc, s, det, classes, bark_label, 0, min(sc.duration, 60), cfg, tolerance_s=tolerance_s)
-        with atomic_path(out/'timeline.png') as tmp: fig.savefig(tmp, dpi=100, format='png')
-        plt.close(fig)
-    by_snr, fas = breakdown(scored, det, bark_label, tolerance_s, cfg)
-    with atomic_path(out/'misses_by_snr.csv') as tmp: by_snr.to_csv(tmp, index=False)
-    with atomic_path(out/'false_alarms.csv') as tmp: fas.to_csv(tmp, index=False)
-    report = dict(rule=rule, rule_satisfied=ok, detector_config=det.to_dict(),
-                  operating_point=table.loc[[row.name]].to_dict('records')[0],
-                  miss_rate_by_snr=by_snr.to_dict('records'), false_alarms_by_background=fas.background.value_counts().to_dict(),
-                  scenes=[dict(name=sc.name, duration_s=sc.duration, n_barks=len(sc.barks(bark_label))) for sc in scenes],
-                  audio_hours=audio_s / 3600, scoring_seconds=score_s, sweep_seconds=sweep_s,
-                  realtime_factor=audio_s / score_s if score_s > 0 else None,
-                  written=[str(p) for p in written])
-    atomic_write_json(out/'report.json', report)
-    return dict(table=table, chosen=row, rule_satisfied=ok, detector_config=det, scenes=scenes, scored=scored,
-                classes=classes, feature_config=cfg, report=report, by_snr=by_snr, false_alarms=fas)
+    row, ok, det_cfg = operating_point(table, base, p.rule)                                   # 4
+    written = ship_operating_point(run, det_cfg, det.cfg, det.classes, p.firmware_dir)        # 5
+    written.append(_save_csv(run.stream_path('sweep.csv'), table))                            # 6
+    if p.save_scenes: save_scenes(run, scenes[:p.n_bark_scenes + p.n_free_scenes])
+    if plots: save_plots(run, table, row, p.rule, scored, det_cfg, det.cfg, det.classes, p.bark_label, p.tolerance_s)
+    by_snr, fas = breakdown(scored, det_cfg, det.cfg, p.bark_label, p.tolerance_s)
+    _save_csv(run.stream_path('misses_by_snr.csv'), by_snr); _save_csv(run.stream_path('false_alarms.csv'), fas)
+    report = stream_report(p, table, row, ok, det_cfg, scored, by_snr, fas, score_s, sweep_s, written)   # 7
+    run.write_stream_report(report)
+    return StreamResult(table, row, ok, det_cfg, scored, det.classes, det.cfg, by_snr, fas, report)
 
 # %% ../nbs/24_stream.ipynb #437727b6
-def detect_file(run_dir, path)->pd.DataFrame:
+def detect_file(run:Run|str|Path,  # the run (or its folder) with its int8 model and shipped detector config
+                path,               # a recording: any length, format, sample rate
+               )->pd.DataFrame:
     "Bark events (start_s, end_s, confidence) in a long recording, with the run's shipped operating point."
-    model, cfg, classes, det = load_detector(run_dir)
-    x = load_audio(path, target_sr=cfg.sample_rate)
-    if len(x) < cfg.clip_samples:
-        raise AudioError(path, f"too short: {len(x) / cfg.sample_rate:.2f} s, the detector needs at least {cfg.clip_samples / cfg.sample_rate:.2f} s")
-    ev = events_from_scores(stream_scores(model, x, cfg), det, cfg, duration_s=len(x) / cfg.sample_rate)
+    det = load_detector(run)
+    x = load_audio(path, target_sr=det.cfg.sample_rate)
+    if len(x) < det.cfg.clip_samples:
+        raise AudioError(path, f"too short: {len(x) / det.cfg.sample_rate:.2f} s, the detector needs at least "
+                               f"{det.cfg.clip_samples / det.cfg.sample_rate:.2f} s")
+    scores = stream_scores(det.model, x, det.grid)
+    ev = events_from_scores(scores, det.det_cfg, det.cfg, duration_s=len(x) / det.cfg.sample_rate)
     return ev[['start_s', 'end_s', 'confidence']].reset_index(drop=True)

@@ -8,19 +8,23 @@ import json, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import BarkbookError
-from .audio import SAMPLE_RATE, AUDIO_EXTENSIONS, AudioError, load_audio, rms_dbfs, peak_dbfs, fix_length
+import soundfile as sf
+import soxr
+import yaml
+from .core import BarkbookError, sha1_file
+from .audio import (SAMPLE_RATE, AUDIO_EXTENSIONS, AudioError, load_audio, rms_dbfs, peak_dbfs,
+                            fix_length, save_wav)
+from .run import SPLITS, REJECT_COLUMNS
+from .synth import synth_clip
 
 # %% auto #0
-__all__ = ['SOURCE_COLUMNS', 'REJECT_COLUMNS', 'SPLITS', 'ESC50_MAPPING', 'URBANSOUND8K_MAPPING', 'SPEECH_COMMANDS_MAPPING',
-           'ESC50_FOLD_SPLITS', 'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'DataImportError',
-           'load_mapping', 'map_labels', 'import_folders', 'write_fixture_clip', 'import_esc50', 'import_urbansound8k',
+__all__ = ['SOURCE_COLUMNS', 'ESC50_MAPPING', 'URBANSOUND8K_MAPPING', 'SPEECH_COMMANDS_MAPPING', 'ESC50_FOLD_SPLITS',
+           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'DataImportError', 'load_mapping',
+           'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50', 'import_urbansound8k',
            'import_speech_commands', 'import_manifest', 'collect_sources', 'extract_windows']
 
 # %% ../nbs/17_importers.ipynb #07eabeec
 SOURCE_COLUMNS = ['path', 'label', 'src_label', 'group', 'split', 'source', 'offset', 'duration']
-REJECT_COLUMNS = ['path', 'reason']
-SPLITS = ('train', 'val', 'test')
 
 class DataImportError(BarkbookError):
     "A data-set layout or label mapping that cannot be imported; the message names the file and the reason."
@@ -35,7 +39,7 @@ def _sources(rows)->pd.DataFrame:
 def _rejects(rows)->pd.DataFrame: return pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 # %% ../nbs/17_importers.ipynb #06a350f0
-ESC50_MAPPING = {'dog': 'dog_bark', '*': 'ambient'}                       # other 49 ESC-50 classes are hard negatives
+ESC50_MAPPING = {'dog': 'dog_bark', '*': 'ambient'}             # other 49 ESC-50 classes are hard negatives
 URBANSOUND8K_MAPPING = {'dog_bark': 'dog_bark', '*': 'ambient'}
 SPEECH_COMMANDS_MAPPING = {'_background_noise_': 'ambient', '*': 'speech'}  # every word folder is speech
 
@@ -44,12 +48,12 @@ def load_mapping(mapping)->dict|None:
     if mapping is None or isinstance(mapping, dict): return mapping
     p = Path(mapping)
     if not p.exists(): raise DataImportError(f"{p}: label mapping file not found")
-    import yaml
     try: m = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e: raise DataImportError(f"{p}: not valid YAML ({e})") from None
     if not isinstance(m, dict): raise DataImportError(f"{p}: a label mapping must be a dict of label: class")
     return m
 
+# %% ../nbs/17_importers.ipynb #1b5c87cf
 def map_labels(labels, mapping, classes, where:str)->pd.Series:
     "Project class of each data-set label (None: dropped); unknown labels and unknown classes raise."
     labels = pd.Series(labels, dtype=object)
@@ -57,8 +61,8 @@ def map_labels(labels, mapping, classes, where:str)->pd.Series:
     if mapping is None: out = labels.copy()
     else:
         missing = sorted(set(labels) - set(mapping)) if '*' not in mapping else []
-        if missing: raise DataImportError(f"{where}: labels without a mapping: {missing[:20]} "
-                                          f"(add them to the mapping, map them to None to drop them, or add a '*' default)")
+        if missing: raise DataImportError(f"{where}: labels without a mapping: {missing[:20]} (add them to the "
+                                          f"mapping, map them to None to drop them, or add a '*' default)")
         out = labels.map(lambda l: mapping.get(l, mapping.get('*')))
     out = pd.Series([v if isinstance(v, str) and v else None for v in out], index=labels.index, dtype=object)
     bad = sorted(set(out.dropna()) - set(classes))
@@ -67,11 +71,25 @@ def map_labels(labels, mapping, classes, where:str)->pd.Series:
         raise DataImportError(f"{where}: labels {src} map to {bad}, which are not among the classes {list(classes)}")
     return out
 
+# %% ../nbs/17_importers.ipynb #53ef1c93
+def write_fixture_clip(path, label:str='dog_bark', group:int=0, index:int=0, sr:int=SAMPLE_RATE, channels:int=1,
+                       seconds:float=1.0)->Path:
+    "Write a synthetic clip (for tests and examples) in the format given by `path`'s extension."
+    n = int(np.ceil(seconds))
+    x = np.concatenate([synth_clip(label, 0, group, index * 10 + k)[0] for k in range(n)])[:int(seconds * SAMPLE_RATE)]
+    if sr != SAMPLE_RATE: x = soxr.resample(x, SAMPLE_RATE, sr)
+    if channels > 1: x = np.stack([x] * channels, axis=1)
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x, sr)
+    return path
+
 # %% ../nbs/17_importers.ipynb #8d33ca7d
 def _group_of(name:str, pattern:str|None, default:str)->str:
+    "The group of a file: `pattern`'s capture in `name`, else `default`."
     if pattern and (m := re.search(pattern, name)): return m.group(1)
     return default
 
+# %% ../nbs/17_importers.ipynb #8d33ca7e
 def import_folders(root,                    # folder holding one sub-folder per label
                    classes,                 # project classes
                    mapping=None,            # folder name -> class (None: folder names are classes)
@@ -90,32 +108,18 @@ def import_folders(root,                    # folder holding one sub-folder per 
         if label is None: continue
         files = sorted(p for p in folder.rglob('*') if p.is_file() and not p.name.startswith('.'))
         sounds = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
-        rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of {', '.join(AUDIO_EXTENSIONS)})")
-                     for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+        rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of "
+                              f"{', '.join(AUDIO_EXTENSIONS)})") for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
         if not sounds: raise DataImportError(f"{folder}: class folder '{folder.name}' holds no sound files")
         for p in sounds:
             rel = p.relative_to(root).with_suffix('').as_posix()
-            rows.append((str(p.resolve()), label, folder.name, f"{source}:{_group_of(p.name, group_pattern, rel)}", '', source, 0.0, np.nan))
+            rows.append((str(p.resolve()), label, folder.name, f"{source}:{_group_of(p.name, group_pattern, rel)}",
+                         '', source, 0.0, np.nan))
     return _sources(rows), _rejects(rejected)
 
-# %% ../nbs/17_importers.ipynb #53ef1c93
-def write_fixture_clip(path, label:str='dog_bark', group:int=0, index:int=0, sr:int=SAMPLE_RATE, channels:int=1,
-                       seconds:float=1.0)->Path:
-    "Write a synthetic clip (for tests and examples) in the format given by `path`'s extension."
-    from barkbook.synth import synth_clip
-    import soundfile as sf, soxr
-    n = int(np.ceil(seconds))
-    x = np.concatenate([synth_clip(label, 0, group, index * 10 + k)[0] for k in range(n)])[:int(seconds * SAMPLE_RATE)]
-    if sr != SAMPLE_RATE: x = soxr.resample(x, SAMPLE_RATE, sr)
-    if channels > 1: x = np.stack([x] * channels, axis=1)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x, sr)
-    return path
-
 # %% ../nbs/17_importers.ipynb #656ff6a1
-ESC50_FOLD_SPLITS = {1: 'train', 2: 'train', 3: 'train', 4: 'val', 5: 'test'}
-
 def _read_csv(path, required, where):
+    "A data set's metadata CSV, checked for the `required` columns."
     path = Path(path)
     if not path.exists(): raise DataImportError(f"{path}: {where} metadata file not found")
     try: df = pd.read_csv(path)
@@ -126,18 +130,23 @@ def _read_csv(path, required, where):
     return df
 
 def _fold_split(folds, fold_splits, where):
+    "The split of each fold number; every fold needs one."
     unknown = sorted(set(folds) - set(fold_splits))
     if unknown: raise DataImportError(f"{where}: folds {unknown} have no split in fold_splits {fold_splits}")
     bad = sorted(set(fold_splits.values()) - set(SPLITS))
     if bad: raise DataImportError(f"{where}: fold_splits uses unknown splits {bad}")
     return [fold_splits[f] for f in folds]
 
+# %% ../nbs/17_importers.ipynb #656ff6a2
+ESC50_FOLD_SPLITS = {1: 'train', 2: 'train', 3: 'train', 4: 'val', 5: 'test'}
+
 def import_esc50(root, classes, mapping=ESC50_MAPPING, fold_splits:dict|None=None)->tuple:
     "Sources of an ESC-50 tree, keeping its folds as splits."
     root = Path(root)
     meta = _read_csv(root/'meta'/'esc50.csv', ['filename', 'fold', 'category', 'src_file'], 'ESC-50')
     labels = map_labels(meta.category, mapping, classes, str(root/'meta'/'esc50.csv'))
-    splits = _fold_split(meta.fold.astype(int), {int(k): v for k, v in (fold_splits or ESC50_FOLD_SPLITS).items()}, 'ESC-50')
+    fs = {int(k): v for k, v in (fold_splits or ESC50_FOLD_SPLITS).items()}
+    splits = _fold_split(meta.fold.astype(int), fs, 'ESC-50')
     rows = [(str((root/'audio'/f).resolve()), l, c, f"esc50:{s}", sp, 'esc50', 0.0, np.nan)
             for f, l, c, s, sp in zip(meta.filename, labels, meta.category, meta.src_file, splits) if l is not None]
     return _sources(rows), _rejects([])
@@ -148,23 +157,32 @@ URBANSOUND8K_FOLD_SPLITS = {**{k: 'train' for k in range(1, 9)}, 9: 'val', 10: '
 def import_urbansound8k(root, classes, mapping=URBANSOUND8K_MAPPING, fold_splits:dict|None=None)->tuple:
     "Sources of an UrbanSound8K tree, keeping its folds as splits."
     root = Path(root)
-    meta = _read_csv(root/'metadata'/'UrbanSound8K.csv', ['slice_file_name', 'fsID', 'fold', 'class'], 'UrbanSound8K')
-    labels = map_labels(meta['class'], mapping, classes, str(root/'metadata'/'UrbanSound8K.csv'))
-    splits = _fold_split(meta.fold.astype(int), {int(k): v for k, v in (fold_splits or URBANSOUND8K_FOLD_SPLITS).items()}, 'UrbanSound8K')
+    csv = root/'metadata'/'UrbanSound8K.csv'
+    meta = _read_csv(csv, ['slice_file_name', 'fsID', 'fold', 'class'], 'UrbanSound8K')
+    labels = map_labels(meta['class'], mapping, classes, str(csv))
+    fs = {int(k): v for k, v in (fold_splits or URBANSOUND8K_FOLD_SPLITS).items()}
+    splits = _fold_split(meta.fold.astype(int), fs, 'UrbanSound8K')
     rows = [(str((root/'audio'/f"fold{fo}"/f).resolve()), l, c, f"us8k:{fs}", sp, 'urbansound8k', 0.0, np.nan)
-            for f, fo, l, c, fs, sp in zip(meta.slice_file_name, meta.fold, labels, meta['class'], meta.fsID, splits) if l is not None]
+            for f, fo, l, c, fs, sp in zip(meta.slice_file_name, meta.fold, labels, meta['class'], meta.fsID, splits)
+            if l is not None]
     return _sources(rows), _rejects([])
+
+# %% ../nbs/17_importers.ipynb #5e4a6a13
+def _official_lists(root:Path)->dict:
+    "`word/file.wav` -> 'val' or 'test' from the official lists of a Speech Commands tree."
+    lists = {}
+    for name, split in (('validation_list.txt', 'val'), ('testing_list.txt', 'test')):
+        p = root/name
+        if not p.exists(): raise DataImportError(f"{p}: official list not found (is this Speech Commands v2?)")
+        lists.update({l.strip(): split for l in p.read_text().splitlines() if l.strip()})
+    return lists
 
 # %% ../nbs/17_importers.ipynb #d026458d
 def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tuple:
     "Sources of a Speech Commands v2 tree with its official validation and test lists."
     root = Path(root)
     if not root.is_dir(): raise DataImportError(f"{root}: Speech Commands root not found")
-    lists = {}
-    for name, split in (('validation_list.txt', 'val'), ('testing_list.txt', 'test')):
-        p = root/name
-        if not p.exists(): raise DataImportError(f"{p}: official list not found (is this Speech Commands v2?)")
-        lists.update({l.strip(): split for l in p.read_text().splitlines() if l.strip()})
+    lists = _official_lists(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
     if not folders: raise DataImportError(f"{root}: no word folders inside")
     labels = map_labels([p.name for p in folders], mapping, classes, str(root))
@@ -172,13 +190,25 @@ def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tupl
     for folder, label in zip(folders, labels):
         if label is None: continue
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.'))
-        rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'})") for p in files if p.suffix.lower() != '.wav']
+        rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'})")
+                     for p in files if p.suffix.lower() != '.wav']
         for p in (p for p in files if p.suffix.lower() == '.wav'):
             rel = f"{folder.name}/{p.name}"
             if folder.name == '_background_noise_': group, split = f"sc-bg:{p.stem}", ''
             else: group, split = f"sc:{p.name.split('_nohash_')[0]}", lists.get(rel, 'train')
             rows.append((str(p.resolve()), label, folder.name, group, split, 'speech_commands', 0.0, np.nan))
     return _sources(rows), _rejects(rejected)
+
+# %% ../nbs/17_importers.ipynb #0d2a94b2
+def _manifest_row(r, path:Path, i:int)->tuple:
+    "The source row of line `i` of manifest `path` (parsed JSON `r`), label still unmapped."
+    if not isinstance(r, dict) or 'audio_filepath' not in r or 'label' not in r:
+        raise DataImportError(f"{path}:{i}: each line needs 'audio_filepath' and 'label'")
+    if r.get('split', '') not in ('',) + SPLITS: raise DataImportError(f"{path}:{i}: unknown split {r['split']!r}")
+    f = Path(r['audio_filepath']); f = f if f.is_absolute() else path.parent/f
+    dur = r.get('duration'); off = r.get('offset', 0.0) or 0.0
+    return (str(f.resolve()), None, str(r['label']), str(r.get('group') or f"manifest:{r['audio_filepath']}"),
+            r.get('split', '') or '', f"manifest:{path.stem}", float(off), np.nan if dur is None else float(dur))
 
 # %% ../nbs/17_importers.ipynb #ae6be7be
 def import_manifest(path, classes, mapping=None)->tuple:
@@ -190,13 +220,7 @@ def import_manifest(path, classes, mapping=None)->tuple:
         if not line.strip(): continue
         try: r = json.loads(line)
         except json.JSONDecodeError as e: raise DataImportError(f"{path}:{i}: not valid JSON ({e})") from None
-        if not isinstance(r, dict) or 'audio_filepath' not in r or 'label' not in r:
-            raise DataImportError(f"{path}:{i}: each line needs 'audio_filepath' and 'label'")
-        if r.get('split', '') not in ('',) + SPLITS: raise DataImportError(f"{path}:{i}: unknown split {r['split']!r}")
-        f = Path(r['audio_filepath']); f = f if f.is_absolute() else path.parent/f
-        dur = r.get('duration'); off = r.get('offset', 0.0) or 0.0
-        rows.append((str(f.resolve()), None, str(r['label']), str(r.get('group') or f"manifest:{r['audio_filepath']}"),
-                     r.get('split', '') or '', f"manifest:{path.stem}", float(off), np.nan if dur is None else float(dur)))
+        rows.append(_manifest_row(r, path, i))
     if not rows: raise DataImportError(f"{path}: manifest has no entries")
     df = _sources(rows)
     df['label'] = map_labels(df.src_label, mapping, classes, str(path))
@@ -213,7 +237,8 @@ def collect_sources(imports:list, classes)->tuple:
         if not isinstance(spec, dict) or 'kind' not in spec or 'path' not in spec:
             raise DataImportError(f"import spec {spec!r}: needs 'kind' and 'path'")
         spec = dict(spec); kind = spec.pop('kind'); path = spec.pop('path')
-        if kind not in IMPORTERS: raise DataImportError(f"import spec for {path}: unknown kind {kind!r} (one of {sorted(IMPORTERS)})")
+        if kind not in IMPORTERS:
+            raise DataImportError(f"import spec for {path}: unknown kind {kind!r} (one of {sorted(IMPORTERS)})")
         s, r = IMPORTERS[kind](path, classes, **spec)
         srcs.append(s); rejs.append(r)
     src = pd.concat(srcs, ignore_index=True) if srcs else _sources([])
@@ -244,26 +269,30 @@ def extract_windows(x:np.ndarray,                # float samples at 16 kHz
 # %% ../nbs/17_importers.ipynb #cf517e4d
 MIN_EVENT_PEAK_DBFS = -60.0   # an event file quieter than this is rejected as silent
 
+def _read_source(job:dict, event:bool, min_event_peak_dbfs:float)->np.ndarray:
+    "The samples of a source (its offset/duration part); AudioError says why one cannot be used."
+    path, label, dur = job['path'], job['label'], job['duration']
+    x = load_audio(path, offset=job['offset'], duration=None if dur is None or np.isnan(dur) else dur)
+    if len(x) < SAMPLE_RATE // 10: raise AudioError(path, f"too short ({len(x)} samples at 16 kHz; need >= 0.1 s)")
+    if not np.any(x): raise AudioError(path, "silent: every sample is zero")
+    if event and peak_dbfs(x) < min_event_peak_dbfs:
+        raise AudioError(path, f"silent: peak {peak_dbfs(x):.1f} dBFS is below {min_event_peak_dbfs} dBFS "
+                               f"for an event class ({label})")
+    return x
+
+# %% ../nbs/17_importers.ipynb #cf517e4e
 def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbfs:float)->list:
     "Worker: read sources, cut windows, save them as WAVs; returns ('ok', row) / ('rejected', row) tuples."
-    from barkbook.audio import save_wav
-    from barkbook.core import sha1_file
     out = []
     for job in jobs:
-        path, label, offset, duration, out_stem = job['path'], job['label'], job['offset'], job['duration'], Path(job['out_stem'])
-        try:
-            x = load_audio(path, offset=offset, duration=None if duration is None or np.isnan(duration) else duration)
-            if len(x) < SAMPLE_RATE // 10: raise AudioError(path, f"too short ({len(x)} samples at 16 kHz; need >= 0.1 s)")
-            if not np.any(x): raise AudioError(path, "silent: every sample is zero")
-            event = label in event_classes
-            if event and peak_dbfs(x) < min_event_peak_dbfs:
-                raise AudioError(path, f"silent: peak {peak_dbfs(x):.1f} dBFS is below {min_event_peak_dbfs} dBFS for an event class ({label})")
+        event, out_stem = job['label'] in event_classes, Path(job['out_stem'])
+        try: x = _read_source(job, event, min_event_peak_dbfs)
         except AudioError as e:
-            out.append(('rejected', dict(path=path, reason=e.reason))); continue
+            out.append(('rejected', dict(path=job['path'], reason=e.reason))); continue
         for k, s in enumerate(extract_windows(x, event, max_windows)):
             w = fix_length(x[s:s + SAMPLE_RATE], SAMPLE_RATE)
             p = out_stem.parent/f"{out_stem.name}_w{k:02d}.wav"
             save_wav(p, w)
-            out.append(('ok', dict(job, wav=str(p), window_s=offset + s / SAMPLE_RATE, sha1=sha1_file(p),
+            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE, sha1=sha1_file(p),
                                    duration=SAMPLE_RATE / SAMPLE_RATE)))
     return out

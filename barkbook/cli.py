@@ -9,7 +9,7 @@ from pathlib import Path
 import barkbook
 
 # %% auto #0
-__all__ = ['collect_audio', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'main']
+__all__ = ['collect_audio', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
 
 # %% ../nbs/28_cli.ipynb #d1f27509
 def _add_run(sub):
@@ -64,13 +64,26 @@ def _add_detect(sub):
     d.add_argument('--json', action='store_true', help='one JSON object per detection: path, start_s, end_s, confidence')
     return d
 
+# %% ../nbs/28_cli.ipynb #da5c0afc
+def _add_evaluate(sub):
+    "The `evaluate` sub-command's arguments."
+    e = sub.add_parser('evaluate', help="score a run's model on a labelled set (class folders or a manifest)",
+                       description='Accuracy, per-class and bark precision/recall, bark AP and a per-source table of the '
+                                   "run's int8 model on labelled clips; bad clips are listed and the rest scored.")
+    e.add_argument('--run', required=True, metavar='RUN_DIR', help='a run directory (runs/NAME) converted by 03')
+    e.add_argument('path', metavar='PATH', help='a folder with one sub-folder per class, or a CSV / JSON-lines manifest')
+    e.add_argument('--json', action='store_true', help='print the result as one JSON object')
+    e.add_argument('--float', action='store_true', help='use the float Keras model instead of the int8 model')
+    e.add_argument('--source-pattern', metavar='REGEX', help="regex whose first group names a clip's source group")
+    return e
+
 # %% ../nbs/28_cli.ipynb #8672adaa
 def _parser()->argparse.ArgumentParser:
-    "The `barkbook` argument parser with its four sub-commands."
+    "The `barkbook` argument parser with its sub-commands."
     p = argparse.ArgumentParser(prog='barkbook', description='Train tiny sound classifiers in notebooks and ship them to an ESP32.')
     p.add_argument('--version', action='version', version=f'barkbook {barkbook.__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_run, _add_sweep, _add_predict, _add_detect): add(sub)
+    for add in (_add_run, _add_sweep, _add_predict, _add_detect, _add_evaluate): add(sub)
     return p
 
 # %% ../nbs/28_cli.ipynb #404da009
@@ -167,6 +180,25 @@ def cmd_sweep(a)->int:
     print(markdown_table(df[cols]))
     return 0 if (df['status'] == 'ok').all() else 1
 
+# %% ../nbs/28_cli.ipynb #b2e3a9ad
+def _summary(ev)->str:
+    "A few lines a person reads: accuracy, bark figures, per-class table."
+    m = ev.metrics
+    lines = [f"{ev.set_path}: {m['n']} clips, accuracy {m['accuracy']:.3f}; {m['bark_label']} precision "
+             f"{m['bark_precision']:.3f} recall {m['bark_recall']:.3f} at threshold {m['threshold']:g}, AP {m['bark_ap']:.3f}"]
+    lines += [f"  {c:12s} P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  n {v['n']}" for c, v in m['per_class'].items()]
+    return '\n'.join(lines)
+
+def cmd_evaluate(a)->int:
+    "barkbook evaluate: metrics of a run on a labelled set; exit 1 if any clip was refused."
+    from barkbook.core import BarkbookError
+    from barkbook.evaluate import evaluate
+    try: ev = evaluate(a.run, a.path, kind='float' if a.float else 'int8', source_pattern=a.source_pattern)
+    except BarkbookError as e: _err(f"error: {e}"); return 2
+    for r in ev.problems.itertuples(): _err(f"{r.path}: {r.reason}")
+    print(json.dumps(ev.to_dict(), default=str) if a.json else _summary(ev), flush=True)
+    return 1 if len(ev.problems) else 0
+
 # %% ../nbs/28_cli.ipynb #fabe6a34
 def main(argv=None)->int:
     "The `barkbook` command; returns the exit code."
@@ -174,4 +206,4 @@ def main(argv=None)->int:
     a = p.parse_args(argv)
     if a.command is None: p.print_help(); return 0
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect}[a.command](a)
+    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate}[a.command](a)

@@ -8,12 +8,17 @@ import pytest
 
 from barkbook.core import default_firmware_dir
 from barkbook.features import FeatureConfig, logmel, quantize_features
-from barkbook.detector import DetectorConfig, postprocess, n_steps_for
+from barkbook.detector import DetectorConfig, postprocess
 from barkbook.audio import rms_dbfs, peak_dbfs
 from barkbook import firmware as fwm
 
 FW = default_firmware_dir()
 SR = 16000
+
+
+def n_steps_for(n, det_cfg=DetectorConfig()):
+    "Model runs the device makes on n samples (complete windows on the detector's grid)."
+    return det_cfg.grid(FeatureConfig()).n_steps(n)
 
 
 def report(line):
@@ -68,20 +73,27 @@ def signals():
     return s
 
 
-def test_committed_headers_are_generated():
-    """The headers in the repo are exactly what the generators write for the configuration they record: the defaults
-    on a clean clone, or the run `make pipeline` shipped."""
-    fe_h, det_h = FW / "lib/audio_processor/frontend_config.h", FW / "lib/bark_detector/detector_config.h"
-    for h in (fe_h, det_h):
-        assert h.read_text() == fwm.regenerate(h), f"{h} was edited or is stale: regenerate it"
-    fcfg = fwm.header_configs(fe_h)["FeatureConfig"]
-    assert fwm.header_configs(det_h)["FeatureConfig"] == fcfg, "detector_config.h was made for another front-end"
-    if fcfg == FeatureConfig():
-        assert fe_h.read_text() == fwm.frontend_header(FeatureConfig())
-    model_h = FW / "lib/neural_network/model.h"
-    if model_h.exists():  # a shipped model: its labels must be the detector's
-        labels = re.findall(r'"([^"]+)"', re.search(r"kClassLabels\[.*", model_h.read_text()).group(0))
-        assert labels == fwm.header_configs(det_h)["classes"]
+def test_committed_firmware_is_generated():
+    """model_settings.h, model.cc and the C++ unit tests' golden data are exactly what barkbook.firmware writes for the
+    inputs they record (the shipped run); the per-file headers they replaced are gone."""
+    inputs = fwm.read_firmware(FW)
+    for rel, text in {**fwm.firmware_files(**inputs), **fwm.golden_files(FW)}.items():
+        assert (FW / rel).read_text() == text, f"{FW / rel} was edited or is stale: regenerate it (make pipeline)"
+    for old in ("lib/neural_network/model.h", "lib/neural_network/model_ops.h", "lib/audio_processor/frontend_config.h",
+                "lib/bark_detector/detector_config.h"):
+        assert not (FW / old).exists(), f"{FW / old}: replaced by model_settings.h"
+    assert inputs["model"] is not None and inputs["arena_bytes"] > 0
+
+
+def test_unit_tests_beside_each_unit(tmp_path):
+    "make -C firmware test builds and passes the front-end, post-processing and detector tests (g++ only, no Python)."
+    import subprocess
+    if shutil.which("make") is None or shutil.which("g++") is None: pytest.skip("make / g++ not installed")
+    r = subprocess.run(["make", "-s", "-C", str(FW), "test", f"OUT={tmp_path}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for unit in ("audio_processor_test", "bark_postprocess_test", "bark_detector_test"):
+        assert f"{unit}: " in r.stdout and f"{unit}: 0 checks" not in r.stdout
+    report("unit tests: " + "; ".join(l for l in r.stdout.splitlines() if "checks" in l))
 
 
 def test_frontend_parity(exe):
@@ -113,7 +125,7 @@ def test_float32_alone_is_not_enough(build_dir):
     errs = {}
     for name in ("tone_1k_full", "tone_7k_full", "chirp_full", "white_full"):
         db, _, _ = fwm.frontend_cpp(sig[name], exe32)
-        errs[name] = float(np.abs(db - logmel(sig[name].astype(np.float32) / 32768)).max())
+        errs[name] = float(np.abs(db - logmel(sig[name].astype(np.float32) / 32768, FeatureConfig())).max())
     report("float32-only C++ (no double path): " + ", ".join(f"{k} {v:.3f} dB" for k, v in errs.items()))
     assert errs["tone_7k_full"] > 0.01 and errs["white_full"] < 0.01
 
@@ -212,7 +224,7 @@ def test_detector_end_to_end(exe):
     steps, win, calls, info = detector_run(exe, x, scores, cfg)
     assert info["allocs_init"] == 0 and info["allocs_run"] == 0, info
     assert len(steps) == T == info["inferences"] and info["model_errors"] == 0
-    q = quantize_features(logmel(x.astype(np.float32) / 32768))
+    q = quantize_features(logmel(x.astype(np.float32) / 32768, FeatureConfig()), FeatureConfig())
     for i in range(T):
         np.testing.assert_array_equal(win[i], q[12 * i:12 * i + 49], err_msg=f"step {i}")
     py = postprocess(scores, cfg)
@@ -241,7 +253,7 @@ def test_detector_other_hop_and_model_errors(exe):
     T = n_steps_for(len(x), cfg)
     scores = random_scores(rng, T)
     steps, win, _, info = detector_run(exe, x, scores, cfg)
-    q = quantize_features(logmel(x.astype(np.float32) / 32768))
+    q = quantize_features(logmel(x.astype(np.float32) / 32768, FeatureConfig()), FeatureConfig())
     assert len(steps) == T and all((win[i] == q[24 * i:24 * i + 49]).all() for i in range(T))
     np.testing.assert_array_equal(steps["is_bark"].astype(bool), postprocess(scores, cfg).is_bark.values)
     # The replayed model fails once its table is exhausted: 3 steps short.
@@ -258,9 +270,9 @@ def test_detector_rejects_bad_config(exe):
 
 
 def test_class_labels(exe):
-    "bark_class_to_string uses the labels of detector_config.h; -1 (no inference yet) is 'none'."
+    "bark_class_to_string uses the labels of model_settings.h; -1 (no inference yet) is 'none'."
     out = dict(l.split("=", 1) for l in fwm.run_driver(exe, "labels").split())
-    classes = fwm.header_configs(FW / "lib/bark_detector/detector_config.h")["classes"]
+    classes = fwm.read_firmware(FW)["classes"]
     assert out == {"-2": "unknown", "-1": "none", **{str(i): c for i, c in enumerate(classes)}, str(len(classes)): "unknown"}
 
 
@@ -320,10 +332,7 @@ def test_xtensa_build(build_dir, tmp_path):
     report(f"xtensa-lx106 -Os: libraries text {libs.text} B (code + constant tables), data {libs.data} B, "
            f"bss {libs.bss} B (FFT workspace); app statics (detector, ring, buffers) bss {app.bss} B")
     assert 0 < libs.text < 48 * 1024 and libs.bss < 8 * 1024 and app.bss < 48 * 1024
-    (tmp_path / "run/tflite").mkdir(parents=True)
-    (tmp_path / "run/tflite/conversion_report.json").write_text(
-        '{"run": "t", "sha1": "ab", "bytes": 30000, "arena": {"bytes": 40000, "measured_bytes": 32000}}')
-    table = fwm.budget_table(tmp_path / "run", sizes)
+    table = fwm.budget_table(dict(run="t", sha1="ab", bytes=30000, arena=dict(bytes=40000, measured_bytes=32000)), sizes)
     assert "| model (g_model, int8 TFLite) | flash | 30,000 |" in table and f"{int(by.loc['audio_processor'].text):,}" in table
 
 
@@ -342,20 +351,3 @@ def test_app_uses_only_detector_api_and_board_layer():
     assert includes == {"stdio.h", "audio_input.h", "bark_detector.h", "board.h"}, includes
     _syntax_check(main, [FW / "src", *fwm.include_dirs()])
     _syntax_check(main, [FW / "src", *fwm.include_dirs()], defines=("BARKBOOK_CALIBRATION=1",))
-
-
-def test_device_glue_compiles_against_model_header(tmp_path):
-    "bark_detector_tflm.cpp (the TFLM glue) compiles against a generated model.h (the shipped one, else a rendered one)."
-    model_h = FW / "lib/neural_network/model.h"
-    inc = FW / "lib/neural_network"
-    if not model_h.exists():
-        convert = pytest.importorskip("barkbook.convert")
-        info = dict(run="test", sha1="0" * 40, quantization="int8", bytes=1000, arena_measured=9000, arena_margin=1.25,
-                    arena_margin_bytes=1024, ops=["CONV_2D", "SOFTMAX"], arena=12288,
-                    input=dict(shape=[1, 49, 40], kind="logmel", scale=0.5, zero_point=112),
-                    output=dict(scale=1 / 256, zero_point=-128), classes=list(fwm.DEFAULT_CLASSES), bark_class_index=0)
-        try: text = convert.render_model_h(info)
-        except (KeyError, TypeError, AttributeError) as e: pytest.skip(f"cannot render a model.h here: {e!r}")
-        inc = tmp_path; (tmp_path / "model.h").write_text(text)
-        shutil.copy(FW / "lib/neural_network/neural_network.h", tmp_path / "neural_network.h")
-    _syntax_check(FW / "lib/bark_detector/bark_detector_tflm.cpp", [inc, *fwm.include_dirs()])

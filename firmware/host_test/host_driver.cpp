@@ -9,6 +9,12 @@
 //   labels                                                 bark_class_to_string(-2 .. kNumClasses)
 //   i2s <gain_bits> <in.i32> <out.i16>                     INMP441 word conversion
 //   ring <seed> <in.i16>                                   SampleRing: random write/read sizes, drops counted
+// Built with -DBARKBOOK_HOST_TFLM (against TFLite Micro, barkbook.firmware.build_host_app) it also runs the model:
+//   arena                                                  arena_used_bytes after NeuralNetwork::initialize()
+//   nn <windows.i8> <out.i8>                               raw int8 model outputs of each int8 window
+//   wav <seed> <in.wav> <steps.bin> <windows.i8> <thr> <min_ms> <filter> <win> <supp_ms> <hop_ms> <bark>
+//        the device path: 16 kHz mono 16-bit WAV -> BarkDetector::initialize(config) (AudioProcessor -> NeuralNetwork
+//        -> BarkPostProcessor) fed in random chunk sizes; one record and the model's int8 window per step
 // Built with -DCOUNT_ALLOC, global operator new and malloc are counted; the driver prints "allocs_init=N
 // allocs_run=N" and the tests require 0 (no heap in initialize() or process()).
 #include <stdint.h>
@@ -21,6 +27,9 @@
 #include "audio_processor.h"
 #include "bark_detector.h"
 #include "bark_postprocess.h"
+#ifdef BARKBOOK_HOST_TFLM
+#include "neural_network.h"
+#endif
 
 #ifdef COUNT_ALLOC
 #include <new>
@@ -342,6 +351,117 @@ int cmd_ring(int argc, char** argv) {
   return same && ring.dropped() == dropped ? 0 : 5;
 }
 
+#ifdef BARKBOOK_HOST_TFLM
+// 16 kHz mono 16-bit PCM WAV -> samples (a clear error naming the file otherwise).
+const int16_t* read_wav(const char* path, size_t* n) {
+  Buf b = read_file(path);
+  const uint8_t* p = static_cast<const uint8_t*>(b.data);
+  auto u32 = [](const uint8_t* q) { return uint32_t(q[0]) | uint32_t(q[1]) << 8 | uint32_t(q[2]) << 16 | uint32_t(q[3]) << 24; };
+  auto u16 = [](const uint8_t* q) { return uint32_t(q[0]) | uint32_t(q[1]) << 8; };
+  if (b.bytes < 12 || memcmp(p, "RIFF", 4) != 0 || memcmp(p + 8, "WAVE", 4) != 0) {
+    fprintf(stderr, "%s: not a RIFF/WAVE file\n", path);
+    exit(2);
+  }
+  bool fmt_ok = false;
+  for (size_t off = 12; off + 8 <= b.bytes;) {
+    const uint32_t size = u32(p + off + 4);
+    const uint8_t* body = p + off + 8;
+    if (off + 8 + size > b.bytes) break;
+    if (!memcmp(p + off, "fmt ", 4) && size >= 16) {
+      fmt_ok = u16(body) == 1 && u16(body + 2) == 1 && u32(body + 4) == 16000 && u16(body + 14) == 16;
+      if (!fmt_ok) {
+        fprintf(stderr, "%s: need 16 kHz mono 16-bit PCM (format %u, %u channels, %u Hz, %u bits)\n", path, u16(body),
+                u16(body + 2), u32(body + 4), u16(body + 14));
+        exit(2);
+      }
+    } else if (!memcmp(p + off, "data", 4) && fmt_ok) {
+      *n = size / 2;
+      return reinterpret_cast<const int16_t*>(body);
+    }
+    off += 8 + size + (size & 1);
+  }
+  fprintf(stderr, "%s: no fmt/data chunk\n", path);
+  exit(2);
+}
+
+int cmd_arena(int argc, char**) {
+  if (argc != 2) return 64;
+  static NeuralNetwork nn;
+  const NNStatus s = nn.initialize();
+  printf("status=%s arena_used_bytes=%zu arena_size=%zu\n", nn_status_to_string(s), nn.arena_used_bytes(),
+         NeuralNetwork::arena_size());
+  return s == NNStatus::kOk ? 0 : 3;
+}
+
+int cmd_nn(int argc, char** argv) {
+  if (argc != 4) return 64;
+  static NeuralNetwork nn;
+  if (nn.initialize() != NNStatus::kOk) { fprintf(stderr, "model: %s\n", nn_status_to_string(nn.status())); return 3; }
+  Buf in = read_file(argv[2]);
+  const size_t w = nn.input_size(), n = in.bytes / w, c = static_cast<size_t>(nn.num_classes());
+  if (in.bytes % w) { fprintf(stderr, "%s: %zu bytes is not a whole number of %zu-byte windows\n", argv[2], in.bytes, w); return 2; }
+  int8_t* out = static_cast<int8_t*>(xalloc(n * c + 1));
+  const size_t a0 = allocs();
+  const uint64_t t0 = micros();
+  for (size_t i = 0; i < n; ++i) {
+    const NNStatus s = nn.predict_int8(static_cast<const int8_t*>(in.data) + i * w, w, out + i * c, c);
+    if (s != NNStatus::kOk) { fprintf(stderr, "window %zu: %s\n", i, nn_status_to_string(s)); return 3; }
+  }
+  const uint64_t dt = micros() - t0;
+  write_file(argv[3], out, n * c);
+  printf("windows=%zu us_per_inference=%.1f arena_used_bytes=%zu allocs_run=%zu\n", n, n ? double(dt) / n : 0.0,
+         nn.arena_used_bytes(), allocs() - a0);
+  return 0;
+}
+
+BarkDetector g_wav_detector;
+struct WavLog {
+  StepRecord* rec;
+  int8_t* windows;
+  size_t n;
+};
+void log_wav_step(const DetectionResult& r, void* user) {
+  WavLog* log = static_cast<WavLog*>(user);
+  log->rec[log->n] = to_record(r);
+  g_wav_detector.frontend().copy_window(log->windows + log->n * AudioProcessor::kWindowSize);  // the step's model input
+  ++log->n;
+}
+
+int cmd_wav(int argc, char** argv) {
+  if (argc != 13) return 64;
+  Rng rng(static_cast<uint32_t>(strtoul(argv[2], nullptr, 10)));
+  size_t n = 0;
+  const int16_t* x = read_wav(argv[3], &n);
+  const BarkDetectorConfig cfg = parse_config(argv + 6);
+  const size_t max_steps = n / AudioProcessor::kHop + 2;
+  WavLog log{static_cast<StepRecord*>(xalloc(sizeof(StepRecord) * max_steps)),
+             static_cast<int8_t*>(xalloc(max_steps * AudioProcessor::kWindowSize)), 0};
+  g_wav_detector.set_clock(micros);
+  g_wav_detector.set_step_callback(log_wav_step, &log);
+  const size_t a0 = allocs();
+  if (!g_wav_detector.initialize(cfg)) {  // the public API: the TFLM model of lib/neural_network
+    printf("initialize=false status=%s model=%s\n", bark_status_to_string(g_wav_detector.last_error()),
+           bark_model_status_string());
+    return 3;
+  }
+  const size_t a1 = allocs();
+  for (size_t pos = 0; pos < n;) {
+    size_t k = rng.chunk(6000);
+    if (k > n - pos) k = n - pos;
+    g_wav_detector.process(x + pos, k);
+    pos += k;
+  }
+  const size_t a2 = allocs();
+  const BarkDetectorStats st = g_wav_detector.get_stats();
+  write_file(argv[4], log.rec, sizeof(StepRecord) * log.n);
+  write_file(argv[5], log.windows, log.n * AudioProcessor::kWindowSize);
+  printf("steps=%zu detections=%u frames=%u wide_frames=%u model_errors=%u avg_latency_ms=%.4f arena_used_bytes=%zu "
+         "allocs_init=%zu allocs_run=%zu\n", log.n, st.detections, st.frames, st.wide_frames, st.model_errors,
+         st.avg_latency_ms, bark_model_arena_used_bytes(), a1 - a0, a2 - a1);
+  return 0;
+}
+#endif  // BARKBOOK_HOST_TFLM
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -356,6 +476,11 @@ int main(int argc, char** argv) {
   else if (!strcmp(c, "labels")) rc = cmd_labels(argc, argv);
   else if (!strcmp(c, "i2s")) rc = cmd_i2s(argc, argv);
   else if (!strcmp(c, "ring")) rc = cmd_ring(argc, argv);
+#ifdef BARKBOOK_HOST_TFLM
+  else if (!strcmp(c, "arena")) rc = cmd_arena(argc, argv);
+  else if (!strcmp(c, "nn")) rc = cmd_nn(argc, argv);
+  else if (!strcmp(c, "wav")) rc = cmd_wav(argc, argv);
+#endif
   if (rc == 64) fprintf(stderr, "bad command or arguments: %s\n", c);
   free_all();
   return rc;

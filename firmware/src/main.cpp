@@ -85,7 +85,7 @@ extern "C" void app_main(void) {
   }
   if (calibrate) calibration_loop();
 
-  BarkDetectorConfig config;  // defaults: detector_config.h (the operating point chosen by 05_stream)
+  BarkDetectorConfig config;  // defaults: model_settings.h (the operating point chosen by 04_stream)
   g_detector.set_clock(board_micros);
   if (!g_detector.initialize(config)) {
     printf("detector init failed: %s", bark_status_to_string(g_detector.last_error()));

@@ -8,7 +8,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "frontend_config.h"
+#include "model_settings.h"  // fe:: constants (generated, lib/neural_network/)
 
 class AudioProcessor {
  public:

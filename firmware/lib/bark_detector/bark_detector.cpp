@@ -6,7 +6,6 @@ const char* bark_status_to_string(BarkStatus s) {
     case BarkStatus::kBadConfig: return "bad config";
     case BarkStatus::kModelInitFailed: return "model init failed";
     case BarkStatus::kModelShapeMismatch: return "model shape mismatch";
-    case BarkStatus::kLabelsMismatch: return "model labels differ from detector_config.h";
     case BarkStatus::kNotInitialized: return "not initialized";
     case BarkStatus::kInferenceFailed: return "inference failed";
   }

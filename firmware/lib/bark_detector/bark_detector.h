@@ -3,7 +3,7 @@
 // Portable C++17: no heap (all buffers are members), no Arduino/ESP-IDF headers.
 //
 //   BarkDetector detector;                      // static storage
-//   BarkDetectorConfig config;                  // defaults from detector_config.h
+//   BarkDetectorConfig config;                  // defaults from model_settings.h
 //   config.confidence_threshold = 0.8f;
 //   if (!detector.initialize(config)) { ... detector.last_error() ... }
 //   DetectionResult r = detector.process(samples, n);   // any n; runs 0..k inferences
@@ -21,13 +21,14 @@ enum class BarkStatus : int {
   kBadConfig = 1,          // a BarkDetectorConfig value out of range (or hop_ms not a multiple of the frame hop)
   kModelInitFailed = 2,    // the model could not be set up (see NeuralNetwork's status for why)
   kModelShapeMismatch = 3, // the model's input size or class count does not match the front-end / labels
-  kLabelsMismatch = 4,     // the model's class labels differ from detector_config.h
-  kNotInitialized = 5,
-  kInferenceFailed = 6,    // a predict() call failed (counted in stats; processing goes on)
+  kNotInitialized = 4,
+  kInferenceFailed = 5,    // a predict() call failed (counted in stats; processing goes on)
 };
 const char* bark_status_to_string(BarkStatus s);
 // Device build only (bark_detector_tflm.cpp): why the TFLM model failed to set up (kModelInitFailed).
 const char* bark_model_status_string();
+// Device build only: arena bytes TFLM used when the model was set up (0 before initialize()).
+size_t bark_model_arena_used_bytes();
 
 struct BarkDetectorStats {
   uint32_t inferences = 0;        // model runs

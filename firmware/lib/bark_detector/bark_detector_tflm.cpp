@@ -1,16 +1,12 @@
-// Device glue: BarkDetector::initialize(config) with the TFLM model of lib/neural_network. Built by PlatformIO /
-// ESP-IDF only (needs esp-tflite-micro); the host tests use initialize(config, model) with their own ScoreModel.
-#include <string.h>
-
+// Device glue: BarkDetector::initialize(config) with the TFLM model of lib/neural_network. Needs esp-tflite-micro
+// (PlatformIO / ESP-IDF on the device; the host TFLM build of barkbook.firmware in the tests).
 #include "bark_detector.h"
-#include "model.h"
+#include "model_settings.h"
 #include "neural_network.h"
 
 #ifndef BARKBOOK_MODEL_INPUT_LOGMEL
-#error "model.h is not a log-mel model: the firmware front-end feeds log-mel features (train with input kind 'logmel')"
+#error "model_settings.h has no log-mel model: the firmware front-end feeds log-mel features (train with input kind 'logmel')"
 #endif
-static_assert(kInputFrames == fe::kNumFrames && kInputMels == fe::kNumMels,
-              "model.h input shape differs from frontend_config.h: regenerate both from the same run (make pipeline)");
 
 namespace {
 
@@ -33,23 +29,15 @@ TflmScoreModel g_model_adapter(g_network);
 }  // namespace
 
 bool BarkDetector::initialize(const BarkDetectorConfig& config) {
-  if (g_network.begin() != NNStatus::kOk) {
+  if (g_network.initialize() != NNStatus::kOk) {
     status_ = BarkStatus::kModelInitFailed;
     return false;
-  }
-  // The labels compiled into detector_config.h (bark_class_to_string, the operating point) must be the model's.
-  if (kNumClasses != det::kNumClasses || kBarkClassIndex != det::kBarkClass) {
-    status_ = BarkStatus::kLabelsMismatch;
-    return false;
-  }
-  for (int c = 0; c < kNumClasses; ++c) {
-    if (strcmp(kClassLabels[c], det::kClassLabels[c]) != 0) {
-      status_ = BarkStatus::kLabelsMismatch;
-      return false;
-    }
   }
   return initialize(config, g_model_adapter);
 }
 
 // The TFLM status behind kModelInitFailed, for the serial log.
 const char* bark_model_status_string() { return nn_status_to_string(g_network.status()); }
+
+// Arena bytes TFLM used when the model was set up (0 before initialize()).
+size_t bark_model_arena_used_bytes() { return g_network.arena_used_bytes(); }

@@ -4,9 +4,9 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
-#include "detector_config.h"
+#include "model_settings.h"  // det:: defaults and labels (generated, lib/neural_network/)
 
-// Settings of the detector; the defaults come from the generated detector_config.h (barkbook.detector.DetectorConfig).
+// Settings of the detector; the defaults come from the generated model_settings.h (barkbook.detector.DetectorConfig).
 struct BarkDetectorConfig {
   float confidence_threshold = det::kConfidenceThreshold;  // averaged bark score needed (>=)
   uint32_t min_bark_duration_ms = det::kMinBarkDurationMs;  // consecutive above-threshold time for a detection
@@ -28,7 +28,7 @@ struct DetectionResult {
   uint16_t inferences = 0;     // model runs this result covers (0: no new inference)
 };
 
-// Label of a class index from detector_config.h ("none" for -1, "unknown" when out of range).
+// Label of a class index from model_settings.h ("none" for -1, "unknown" when out of range).
 const char* bark_class_to_string(int detected_class);
 
 class BarkPostProcessor {

@@ -1,15 +1,17 @@
-"""Importers: fixture trees of every supported layout (built from generated audio, no downloads), bad files,
-label mappings, and leakage-free splits of the imported data."""
+"""Importers end to end (each layout's own tests live in nbs/17_importers): fixture trees of every supported
+layout with bad files, imported through build_dataset on worker processes, read back through Run."""
 import json
+from dataclasses import replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from barkbook.importers import (DataImportError, import_folders, import_esc50, import_urbansound8k,
-                                import_speech_commands, import_manifest, collect_sources, write_fixture_clip)
-from barkbook.data import build_dataset, open_split, DataError
+from barkbook.importers import write_fixture_clip
+from barkbook.data import build_dataset
+from barkbook.params import smoke_params
+from barkbook.run import Run
 
 CLASSES = ['dog_bark', 'speech', 'ambient', 'silence']
 
@@ -97,63 +99,6 @@ def trees(tmp_path_factory):
     return t
 
 
-# ---------------------------------------------------------------- per layout
-def test_folders_layout(trees):
-    src, rej = import_folders(trees['folders'], CLASSES, group_pattern=r'^(src\d+)_')
-    assert set(src.label) == set(CLASSES)
-    assert src.groupby('label').group.nunique().min() == 4
-    assert any('README.txt' in p for p in rej.path)
-
-
-def test_esc50_layout_keeps_folds_and_groups(trees):
-    src, _ = import_esc50(trees['esc50'], CLASSES)
-    assert set(src.label) == {'dog_bark', 'ambient'}
-    assert dict(src.groupby('split').size()) == {'train': 24, 'val': 8, 'test': 8}
-    # both takes of a freesound clip share the group
-    assert src.groupby('group').size().eq(2).all()
-    src2, _ = import_esc50(trees['esc50'], CLASSES, mapping={'dog': 'dog_bark', 'rain': 'ambient', 'rooster': 'ambient', 'crying_baby': None})
-    assert len(src2) == 30
-    with pytest.raises(DataImportError, match="labels without a mapping"):
-        import_esc50(trees['esc50'], CLASSES, mapping={'dog': 'dog_bark'})
-
-
-def test_urbansound8k_layout(trees):
-    src, _ = import_urbansound8k(trees['urbansound8k'], CLASSES)
-    assert set(src.split[src.path.str.contains('/fold10/')]) == {'test'}
-    assert set(src.split[src.path.str.contains('/fold9/')]) == {'val'}
-    assert all(Path(p).exists() for p in src.path)
-    with pytest.raises(DataImportError, match="folds .* have no split"):
-        import_urbansound8k(trees['urbansound8k'], CLASSES, fold_splits={1: 'train'})
-
-
-def test_speech_commands_layout(trees):
-    src, rej = import_speech_commands(trees['speech_commands'], CLASSES)
-    words = src[src.label == 'speech']
-    assert set(words.split[words.group == 'sc:00000004']) == {'val'}
-    assert set(words.split[words.group == 'sc:00000005']) == {'test'}
-    assert (words.group.str.startswith('sc:')).all() and words.group.nunique() == 6
-    bg = src[src.src_label == '_background_noise_']
-    assert len(bg) == 3 and set(bg.label) == {'ambient'} and set(bg.split) == {''}
-    assert any('README.md' in p for p in rej.path)
-
-
-def test_manifest_layout(trees):
-    mapping = {'DOG_BARK': 'dog_bark', 'SPEECH': 'speech', 'SILENCE': 'silence'}
-    src, _ = import_manifest(trees['manifest'], CLASSES, mapping)
-    assert len(src) == 10 and set(src.offset[src.path.str.endswith('_0.wav')]) == {0.5}
-    with pytest.raises(DataImportError, match=r"\['DOG_BARK', 'SILENCE', 'SPEECH'\] map to"):
-        import_manifest(trees['manifest'], CLASSES)
-    bad = trees['manifest'].parent/'bad.jsonl'; bad.write_text('{"audio_filepath": "a.wav"}\n')
-    with pytest.raises(DataImportError, match="bad.jsonl:1: each line needs"):
-        import_manifest(bad, CLASSES)
-
-
-def test_mapping_from_yaml(trees, tmp_path):
-    m = tmp_path/'esc.yaml'; m.write_text("dog: dog_bark\nrain: ambient\nrooster: ambient\ncrying_baby: speech\n")
-    src, _ = import_esc50(trees['esc50'], CLASSES, mapping=m)
-    assert set(src.label[src.src_label == 'crying_baby']) == {'speech'}
-
-
 # ---------------------------------------------------------------- end to end through build_dataset
 def test_build_from_all_layouts(trees, tmp_path):
     imports = [dict(kind='folders', path=trees['folders'], group_pattern=r'^(src\d+)_'),   # a Path works too
@@ -162,8 +107,10 @@ def test_build_from_all_layouts(trees, tmp_path):
                dict(kind='speech_commands', path=str(trees['speech_commands'])),
                dict(kind='manifest', path=str(trees['manifest']),
                     mapping={'DOG_BARK': 'dog_bark', 'SPEECH': 'speech', 'SILENCE': 'silence'})]
-    man = build_dataset(tmp_path/'run', classes=CLASSES, clips_per_class=0, imports=imports, n_jobs=2, progress=False)
-    rej = pd.read_csv(tmp_path/'run'/'data'/'rejected.csv')
+    run = Run(tmp_path/'run')
+    p = replace(smoke_params('01_generate_data'), classes=CLASSES, clips_per_class=0, imports=imports, n_jobs=2)
+    man = build_dataset(run, p, progress=False)
+    rej = run.read_rejected()
     reasons = dict(zip(rej.path.map(lambda p: Path(p).name), rej.reason))
     assert 'empty' in reasons['empty.wav']
     assert 'truncated' in reasons['truncated.wav']
@@ -183,22 +130,5 @@ def test_build_from_all_layouts(trees, tmp_path):
     bg = man[man.group.str.startswith('sc-bg:')]
     assert bg.groupby('group').size().min() >= 3
     assert (man.duration == 1.0).all()
-    te = open_split(tmp_path/'run'/'features', 'test')
+    te = run.open_split('test')
     assert len(te) == (man.split == 'test').sum() and set(te.meta.label) <= set(CLASSES)
-
-
-def test_too_few_groups_is_an_error_before_work(tmp_path):
-    root = tmp_path/'few'
-    for c in ['dog_bark', 'ambient']:
-        for g in range(2): write_fixture_clip(root/c/f"{g}.wav", c, group=g)
-    with pytest.raises(DataError, match="too few source recordings"):
-        build_dataset(tmp_path/'run', classes=['dog_bark', 'ambient'], clips_per_class=0,
-                      imports=[dict(kind='folders', path=str(root))], progress=False)
-    assert not (tmp_path/'run'/'data'/'clips').exists()
-
-
-def test_empty_class_folder_is_an_error(tmp_path):
-    root = tmp_path/'empty'
-    write_fixture_clip(root/'dog_bark'/'a.wav'); (root/'ambient').mkdir()
-    with pytest.raises(DataImportError, match="'ambient' holds no sound files"):
-        collect_sources([dict(kind='folders', path=str(root))], CLASSES)

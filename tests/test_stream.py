@@ -1,9 +1,10 @@
-"""Long-audio evaluation (`barkbook.stream`): detections land at the known bark times, bark-free audio gives none at a
-strict threshold, the shipped operating point satisfies its rule, and `detect_file` rejects bad files clearly.
+"""Long-audio evaluation (`barkbook.stream`) with a model whose behaviour is known: detections land at the known bark
+times, bark-free audio gives none at a strict threshold, the shipped operating point satisfies its rule,
+`detect_file` scores and reads on the shipped detector's grid and rejects bad files clearly.
 
-Most checks use a run folder holding a hand-built int8 "loudness" model (P(bark) rises with a window's mean log-mel
-level), converted by TFLite and run by LiteRT like any other model: its behaviour is known, so the detection times
-can be asserted exactly. One check runs the whole evaluation on a tiny trained run built by the pipeline steps."""
+The run folder holds a hand-built int8 "loudness" model (P(bark) rises with a window's mean log-mel level),
+converted by TFLite (needs TensorFlow) and run by LiteRT like any other model, so detection times can be asserted
+exactly. The lesson nbs/24_stream.ipynb covers each stage on the tiny trained run; these tests do not repeat it."""
 import json, os
 from pathlib import Path
 import numpy as np
@@ -11,8 +12,10 @@ import pandas as pd
 import pytest
 from barkbook.audio import AudioError, save_wav, float_to_int16
 from barkbook.core import BarkbookError
-from barkbook.detector import DetectorConfig, n_steps_for
+from barkbook.detector import DetectorConfig
 from barkbook.features import FeatureConfig, logmel, quantize_features
+from barkbook.params import StreamParams
+from barkbook.run import Run
 from barkbook import stream
 
 CLASSES = ['dog_bark', 'ambient']
@@ -25,7 +28,7 @@ def _toy_clips(n=8, sr=16000, seed=0):
     w[n:] = r.standard_normal((n, sr)) * 0.003
     return w, np.array(['dog_bark'] * n + ['ambient'] * n)
 
-def _loudness_tflite(path, k=0.5, cfg=FeatureConfig(), int8=True):
+def _loudness_tflite(path, cfg, k=0.5, int8=True):
     "Convert a fixed-weight Keras model to int8 (or float): logit(bark) - logit(ambient) = 2k (mean dB - Z0_DB)."
     import tensorflow as tf, keras
     inp = keras.Input(cfg.shape)
@@ -51,29 +54,33 @@ def _loudness_tflite(path, k=0.5, cfg=FeatureConfig(), int8=True):
 
 @pytest.fixture(scope='session')
 def loud_run(tmp_path_factory):
-    "A run folder with the loudness model and a test split of toy clips, in the pipeline's file formats."
-    root = tmp_path_factory.mktemp('loud_run'); cfg = FeatureConfig()
-    _loudness_tflite(root/'tflite/model_int8.tflite', cfg=cfg)
-    f = root/'features'; f.mkdir()
-    cfg.save(f/'feature_config.json'); (f/'classes.json').write_text(json.dumps(CLASSES))
+    "A run folder with the loudness model and a test split of toy clips, written through Run."
+    run = Run(tmp_path_factory.mktemp('loud_run')); cfg = FeatureConfig()
+    _loudness_tflite(run.tflite_path('int8'), cfg)
+    run.features_dir.mkdir(parents=True)
+    run.write_feature_config(cfg); run.write_classes(CLASSES)
     w, lab = _toy_clips()
-    np.save(f/'test_x.npy', logmel(w, cfg)); np.save(f/'test_y.npy', np.array([CLASSES.index(l) for l in lab], np.int64))
-    np.save(f/'test_wave.npy', float_to_int16(w))
+    np.save(run.shard_path('test', 'x'), logmel(w, cfg))
+    np.save(run.shard_path('test', 'y'), np.array([CLASSES.index(l) for l in lab], np.int64))
+    np.save(run.shard_path('test', 'wave'), float_to_int16(w))
     pd.DataFrame(dict(path=[f'clips/{l}/{i}.wav' for i, l in enumerate(lab)], label=lab, group=[f'g{i}' for i in range(len(lab))],
-                      source='toy')).to_csv(f/'test_meta.csv', index=False)
-    return root
+                      source='toy')).to_csv(run.shard_path('test', 'meta'), index=False)
+    return run
 
 @pytest.fixture(scope='session')
 def loud(loud_run):
-    model, cfg, classes, det = stream.load_detector(loud_run)
-    return model, cfg, classes
+    return stream.load_detector(loud_run)
+
+def _params(**kw):
+    "StreamParams at toy size (no plots, no scene files) with `kw` on top."
+    return StreamParams.from_overrides({**dict(scene_minutes=1.0, n_bark_scenes=1, n_free_scenes=1, save_scenes=False), **kw})
 
 def test_scores_are_the_devices_windows(loud):
     "Streaming scores = the model on each step's own 1-s window (samples [3840 i, 3840 i + 16000)), quantised alone."
-    model, cfg, _ = loud
+    model, cfg, grid = loud.model, loud.cfg, loud.grid
     x = (np.random.default_rng(1).standard_normal(16000 * 6) * np.geomspace(1e-4, 0.3, 16000 * 6)).astype(np.float32)
-    s = stream.stream_scores(model, x, cfg)
-    assert s.shape == (n_steps_for(len(x)), 2)
+    s = stream.stream_scores(model, x, grid)
+    assert s.shape == (grid.n_steps(len(x)), 2)
     one = np.stack([quantize_features(logmel(x[3840 * i:3840 * i + 16000], cfg), cfg) for i in range(len(s))])
     ref = model.dequantize_output(model.predict_int8(one))
     assert np.abs(s - ref).max() <= 2 * model.output_scale
@@ -82,20 +89,18 @@ def test_scores_are_the_devices_windows(loud):
 def test_float_tflite_streams_too(loud, tmp_path):
     "A float .tflite of the same model gets float log-mel windows and gives the int8 model's scores up to quantisation."
     from barkbook.runtime import Int8Model
-    model, cfg, _ = loud
-    fm = Int8Model(_loudness_tflite(tmp_path/'model_float32.tflite', cfg=cfg, int8=False))
+    fm = Int8Model(_loudness_tflite(tmp_path/'model_float32.tflite', loud.cfg, int8=False))
     assert not fm.quantized
     x = (np.random.default_rng(2).standard_normal(16000 * 4) * np.geomspace(1e-4, 0.3, 16000 * 4)).astype(np.float32)
-    assert np.abs(stream.stream_scores(fm, x, cfg) - stream.stream_scores(model, x, cfg)).max() < 0.05
+    assert np.abs(stream.stream_scores(fm, x, loud.grid) - stream.stream_scores(loud.model, x, loud.grid)).max() < 0.05
 
 def test_barks_detected_at_known_times(loud):
     "A scene with barks at known times gives one detection per bark, starting within the tolerance, and no other."
-    model, cfg, classes = loud
     w, lab = _toy_clips()
     sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3)
     barks = sc.barks('dog_bark'); assert len(barks) >= 6
     det = DetectorConfig(confidence_threshold=0.5, average_window=1, min_bark_duration_ms=240)
-    ev = stream.events_from_scores(stream.stream_scores(model, sc.audio, cfg, det), det, cfg, sc.duration)
+    ev = stream.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg, sc.duration)
     assert len(ev) == len(barks)
     for (b0, b1), (e0, dec) in zip(barks[['start_s', 'end_s']].values, ev[['start_s', 'decision_s']].values):
         assert b0 - 0.5 <= e0 <= b1 + 0.5, (b0, e0)
@@ -105,48 +110,42 @@ def test_barks_detected_at_known_times(loud):
 
 def test_bark_free_audio_gives_no_detection(loud):
     "Bark-free audio: no detection at a strict threshold (and the same model does fire on a bark, see above)."
-    model, cfg, _ = loud
     w, lab = _toy_clips()
     sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, with_barks=False, seed=4)
     det = DetectorConfig(confidence_threshold=0.9, average_window=3)
-    assert len(stream.events_from_scores(stream.stream_scores(model, sc.audio, cfg, det), det, cfg)) == 0
+    assert len(stream.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg)) == 0
 
 def test_operating_point_satisfies_its_rule(loud_run):
     "evaluate_run ships a point that satisfies the rule on the scenes it was chosen on, to JSON and header."
-    fw = loud_run/'fw_copy'
-    res = stream.evaluate_run(loud_run, firmware_dir=fw, scene_minutes=1.0, n_bark_scenes=1, n_free_scenes=1,
-                              snrs_db=(0, 10, 20), thresholds=(0.3, 0.5, 0.7, 0.9), average_windows=(1, 3),
-                              rule='fa_per_hour<=0', plots=False, save_scenes=False)
-    assert res['rule_satisfied']
-    ch = res['chosen']
+    fw = loud_run.root/'fw_copy'
+    res = stream.evaluate_run(loud_run, _params(firmware_dir=str(fw), snrs_db=[0, 10, 20], thresholds=[0.3, 0.5, 0.7, 0.9],
+                                               average_windows=[1, 3], rule='fa_per_hour<=0'), plots=False)
+    assert res.rule_satisfied
+    ch, t = res.chosen, res.table
     assert ch.n_false == 0 and ch.fa_per_hour == 0
-    t = res['table']
     assert ch.miss_rate == t[t.fa_per_hour <= 0].miss_rate.min()    # fewest misses among the allowed settings
-    # re-measure the shipped config on the same scenes: same numbers
-    det = DetectorConfig.load(loud_run/'tflite/detector_config.json')
+    det = loud_run.read_detector_config()                           # re-measure the shipped config: same numbers
     assert (det.confidence_threshold, det.average_window) == (ch.threshold, ch.average_window)
-    ms = [stream.scene_metrics(stream.events_from_scores(s, det, res['feature_config'], sc.duration), sc, 'dog_bark', 0.5)
-          for sc, s in res['scored']]
+    ms = [stream.scene_metrics(stream.events_from_scores(s, det, res.cfg, sc.duration), sc, 'dog_bark', 0.5) for sc, s in res.scored]
     assert sum(m['n_false'] for m in ms) == 0 and sum(m['n_barks'] - m['n_found'] for m in ms) == ch.n_missed
-    for p in (loud_run/'firmware', fw):
-        h = (p/'lib/bark_detector/detector_config.h').read_text()
-        assert f'{det.confidence_threshold:g}' in h
-    assert (loud_run/'stream/sweep.csv').exists() and json.loads((loud_run/'stream/report.json').read_text())['rule_satisfied']
+    for p in (loud_run.root/'firmware', fw):
+        assert f'{det.confidence_threshold:g}' in (p/'lib/bark_detector/detector_config.h').read_text()
+    assert loud_run.stream_path('sweep.csv').exists() and loud_run.read_stream_report().rule_satisfied
 
 def test_impossible_rule_is_reported(loud_run):
     "A rule no setting meets still ships the closest point, and says so."
     with pytest.warns(UserWarning, match='no swept setting'):
-        res = stream.evaluate_run(loud_run, scene_minutes=0.5, n_bark_scenes=1, n_free_scenes=0, snrs_db=(-30,),
-                                  thresholds=(0.99,), average_windows=(5,), rule='miss_rate<=0', plots=False, save_scenes=False)
-    assert not res['rule_satisfied'] and not res['report']['rule_satisfied']
-    with pytest.raises(stream.StreamError, match='rule'): stream.evaluate_run(loud_run, rule='fewest misses please')
+        res = stream.evaluate_run(loud_run, _params(scene_minutes=0.5, n_free_scenes=0, snrs_db=[-30], thresholds=[0.99],
+                                                    average_windows=[5], rule='miss_rate<=0'), plots=False)
+    assert not res.rule_satisfied and not res.report.rule_satisfied
+    with pytest.raises(stream.StreamError, match='rule'): stream.evaluate_run(loud_run, _params(rule='fewest misses please'))
 
 def test_detect_file(loud_run, tmp_path):
     "detect_file finds the barks of a saved scene; corrupt, too-short and missing files raise errors naming them."
     w, lab = _toy_clips()
     sc = stream.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=5)
     p = save_wav(tmp_path/'garden.wav', sc.audio)
-    DetectorConfig(confidence_threshold=0.5, average_window=1).save(loud_run/'tflite/detector_config.json')   # the shipped point
+    loud_run.write_detector_config(DetectorConfig(confidence_threshold=0.5, average_window=1))   # the shipped point
     ev = stream.detect_file(loud_run, p)
     assert list(ev.columns) == ['start_s', 'end_s', 'confidence'] and (ev.end_s > ev.start_s).all()
     found, _, matched = stream.match_events(ev.assign(decision_s=ev.start_s), sc.barks('dog_bark'), 0.5)
@@ -160,41 +159,31 @@ def test_detect_file(loud_run, tmp_path):
     with pytest.raises(AudioError, match='missing.wav'): stream.detect_file(loud_run, tmp_path/'missing.wav')
     with pytest.raises(BarkbookError, match='model_int8.tflite'): stream.detect_file(tmp_path/'no_run', p)
 
+def test_detect_file_scores_and_reads_on_the_shipped_hop(loud_run, tmp_path):
+    """detector_config.json with hop_ms 480: 10 s of audio is scored on 19 steps 480 ms apart and the bark at its end
+    is reported inside the recording (the bug: 38 rows scored every 240 ms, read every 480 ms, an event at 17.76 s)."""
+    x = (np.random.default_rng(7).standard_normal(160000) * 1e-4).astype(np.float32)    # 10 s of near-silence
+    x[136000:] += (np.random.default_rng(8).standard_normal(24000) * 0.3).astype(np.float32)   # loud from 8.5 s to the end
+    p = save_wav(tmp_path/'ten_seconds.wav', x)
+    det = DetectorConfig(confidence_threshold=0.5, average_window=1, hop_ms=480)
+    loud_run.write_detector_config(det)
+    try:
+        d = stream.load_detector(loud_run)
+        assert d.grid.hop_frames == 24 and len(stream.stream_scores(d.model, x, d.grid)) == 19
+        ev = stream.detect_file(loud_run, p)
+    finally: loud_run.detector_config_path.unlink()
+    assert len(ev) == 1, ev
+    assert 7.5 < ev.start_s[0] < 10.0 and ev.end_s[0] <= 10.0, ev
+
 def test_user_recording_with_labels(loud_run, tmp_path):
     "A user's long recording with an Audacity label file is evaluated like a generated scene."
     w, lab = _toy_clips()
     sc = stream.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), seed=6)
     save_wav(tmp_path/'yard.wav', sc.audio)
     (tmp_path/'yard.txt').write_text(''.join(f'{r.start_s:.3f}\t{r.end_s:.3f}\tdog_bark\n' for r in sc.barks('dog_bark').itertuples()))
-    res = stream.evaluate_run(loud_run, scene_minutes=0.5, n_bark_scenes=0, n_free_scenes=1, recordings=[tmp_path/'yard.wav'],
-                              thresholds=(0.5,), average_windows=(1,), rule='fa_per_hour<=0', plots=False, save_scenes=False)
-    row = res['table'].iloc[0]
+    res = stream.evaluate_run(loud_run, _params(scene_minutes=0.5, n_bark_scenes=0, recordings=[str(tmp_path/'yard.wav')],
+                                                thresholds=[0.5], average_windows=[1], rule='fa_per_hour<=0'), plots=False)
+    row = res.table.iloc[0]
     assert row.n_barks == len(sc.barks('dog_bark')) and row.n_missed == 0 and row.n_false == 0
     (tmp_path/'bad.wav').write_bytes((tmp_path/'yard.wav').read_bytes()); (tmp_path/'bad.txt').write_text('start end\n')
     with pytest.raises(stream.StreamError, match='bad.txt'): stream.load_recording(tmp_path/'bad.wav')
-
-@pytest.fixture(scope='session')
-def tiny_run(tmp_path_factory):
-    "A tiny trained run built by the pipeline's own steps (01 data → 02 train → 03 convert), shared by the session."
-    return stream._ensure_tiny_run(tmp_path_factory.mktemp('tiny_run'))
-
-def test_evaluate_trained_run(tiny_run):
-    "The whole evaluation on a trained int8 model: sweep table, rule, shipped config, header, plots, scenes, detect."
-    res = stream.evaluate_run(tiny_run, scene_minutes=0.5, thresholds=(0.5, 0.8), average_windows=(1, 3), rule='fa_per_hour<=1')
-    t, ch = res['table'], res['chosen']
-    assert len(t) == 4 and {'fa_per_hour', 'miss_rate', 'latency_mean_s'} <= set(t.columns)
-    assert t.n_barks.iloc[0] > 0 and (t.free_hours > 0).all()
-    if res['rule_satisfied']: assert ch.fa_per_hour <= 1 and ch.miss_rate == t[t.fa_per_hour <= 1].miss_rate.min()
-    else: assert ch.fa_per_hour == t.fa_per_hour.min()
-    det = DetectorConfig.load(tiny_run/'tflite/detector_config.json')
-    assert (det.confidence_threshold, det.average_window) == (ch.threshold, ch.average_window)
-    classes = json.loads((tiny_run/'features/classes.json').read_text())
-    assert det.bark_class == classes.index('dog_bark')
-    assert (tiny_run/'firmware/lib/bark_detector/detector_config.h').read_text().startswith('//')
-    out = tiny_run/'stream'
-    for f in ('sweep.csv', 'report.json', 'det_curve.png', 'timeline.png', 'scenes/barks_0.wav', 'scenes/barks_0.txt'):
-        assert (out/f).exists(), f
-    back = stream.read_labels(out/'scenes/barks_0.txt')
-    assert len(back[back.label == 'dog_bark']) == t.n_barks.iloc[0]
-    ev = stream.detect_file(tiny_run, out/'scenes/barks_0.wav')
-    assert list(ev.columns) == ['start_s', 'end_s', 'confidence'] and (ev.confidence >= det.confidence_threshold).all()

@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (barkbook)"
 	touch $(STAMP)
 
+# The default run: every parameter has its declared default (barkbook.params; `barkbook run --list-params`).
+# firmware_dir is relative to here: 03 writes the model and settings header, 04 the detector defaults, into firmware/.
 pipeline: $(STAMP)
-	$(BIN)/barkbook run --name default --config configs/default.yaml
+	$(BIN)/barkbook run --name default -p firmware_dir firmware
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15 tests
@@ -30,8 +32,11 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
+# JupyterLab rooted at the project: nbs/ (start with nbs/05_explore.ipynb) and runs/ side by side.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=nbs \
+	mkdir -p runs
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=. \
+	  --LabApp.default_url=/lab/tree/nbs/05_explore.ipynb \
 	  --MultiKernelManager.default_kernel_name=python3 $(if $(filter 0,$(shell id -u)),--allow-root)
 
 export: $(STAMP)

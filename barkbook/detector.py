@@ -6,7 +6,6 @@
 from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
-import pandas as pd
 from fastcore.basics import patch
 from .core import BarkbookError, Record
 from .features import FeatureConfig, FeatureError, StreamGrid
@@ -83,8 +82,9 @@ def _averaged(b:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
 # %% ../nbs/13_detector.ipynb #9e06d770
 def postprocess(scores:np.ndarray,               # (steps, classes) model scores (probabilities), float
                 det_cfg:DetectorConfig,          # the detector settings
-               )->pd.DataFrame:
+               )->'pd.DataFrame':
     "One row per step: step, time_s, is_bark, confidence, detected_class, bark_score (averaged)."
+    import pandas as pd   # here, not at the top: pandas costs ~1.5 s of `barkbook predict` start-up
     s = _check_scores(scores, det_cfg)
     T = len(s)
     avg = _averaged(s[:, det_cfg.bark_class].copy(), det_cfg)
@@ -102,7 +102,7 @@ def postprocess(scores:np.ndarray,               # (steps, classes) model scores
                              confidence=conf, detected_class=cls, bark_score=avg))
 
 # %% ../nbs/13_detector.ipynb #872768dc
-def detect_events(scores:np.ndarray, det_cfg:DetectorConfig)->pd.DataFrame:
+def detect_events(scores:np.ndarray, det_cfg:DetectorConfig)->'pd.DataFrame':
     "One row per detection: step, time_s (start of the step's window), confidence (averaged bark score)."
     df = postprocess(scores, det_cfg)
     return df.loc[df.is_bark, ['step', 'time_s', 'confidence']].reset_index(drop=True)

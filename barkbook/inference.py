@@ -8,7 +8,6 @@ import math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-import pandas as pd
 from fastcore.basics import patch
 from .core import BarkbookError
 from .audio import read_audio, fix_length, frame_windows
@@ -170,8 +169,9 @@ def predict(self:Classifier, src,       # a sound file path, or an array of samp
 
 # %% ../nbs/25_inference.ipynb #c666ec5b
 @patch
-def predict_windows(self:Classifier, src, sr:int|None=None)->pd.DataFrame:
+def predict_windows(self:Classifier, src, sr:int|None=None)->'pd.DataFrame':
     "Every window of a file or array: start time (s), label, confidence and the probability of each class."
+    import pandas as pd   # here, not at the top: pandas costs ~1.5 s of `barkbook predict` start-up
     x = read_audio(src, sr, target_sr=self.cfg.sample_rate)
     m, t = self.model_inputs(x); s = self.model.predict(m)
     df = pd.DataFrame({'offset_s': t, 'label': [self.classes[k] for k in s.argmax(1)], 'confidence': s.max(1)})

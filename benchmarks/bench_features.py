@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Front-end speed: the seed guide's per-file librosa loop vs barkbook's batched log-mel, on the same clips.
+"""Front-end speed: a per-file librosa loop vs barkbook's batched log-mel, on the same clips.
 
-(a) seed loop: per file librosa.load + melspectrogram + power_to_db(ref=max), joblib over all cores — as the
-    seed guide's extract_features_gpu.py does (its n_fft=512, hop 256, hamming; the cost is what matters here);
+(a) per-file loop: per file librosa.load + melspectrogram + power_to_db(ref=max), joblib over all cores — the
+    usual GPU-less feature-extraction script (n_fft=512, hop 256, hamming; the cost is what matters here);
 (b) barkbook: read the WAVs (a thread per core), then one batched `barkbook.features.logmel` call;
 (c)/(d) the same two front-ends on arrays already in memory.
 Usage: python benchmarks/bench_features.py [--clips 2000] [--quick]
@@ -25,16 +25,16 @@ def make_clips(n, seed=0):
         out[i] = (x / (np.abs(x).max() + 1e-9) * 10 ** (rng.uniform(-50, -3) / 20)).astype(np.float32)
     return out
 
-def seed_features(audio):
+def loop_features(audio):
     import librosa
     m = librosa.feature.melspectrogram(y=audio, sr=16000, n_fft=512, hop_length=256, n_mels=40, fmin=0,
                                        fmax=8000, window="hamming")
     return librosa.power_to_db(m, ref=np.max)[:, :32].T
 
-def seed_file(path):
+def loop_file(path):
     import librosa
     audio, _ = librosa.load(path, sr=16000, mono=True)
-    return seed_features(audio)
+    return loop_features(audio)
 
 def timed(fn, reps=1):
     best = float("inf")
@@ -50,7 +50,8 @@ def main(argv=None):
     n = 200 if a.quick else a.clips
     from joblib import Parallel, delayed
     from barkbook.audio import save_wav, load_audio
-    from barkbook.features import logmel
+    from barkbook.features import FeatureConfig, logmel
+    cfg = FeatureConfig()   # the default front-end
     import soundfile as sf
     clips = make_clips(n)
     with tempfile.TemporaryDirectory() as d:
@@ -58,23 +59,23 @@ def main(argv=None):
         for p, x in zip(paths, clips): save_wav(p, x)
         jobs = os.cpu_count()
         # warm up both paths (imports, numba/FFT plans) so the timings measure steady-state work
-        Parallel(n_jobs=jobs)(delayed(seed_file)(p) for p in paths[:jobs * 2]); logmel(clips[:64])
+        Parallel(n_jobs=jobs)(delayed(loop_file)(p) for p in paths[:jobs * 2]); logmel(clips[:64], cfg)
         res = {}
-        res["seed loop, files"] = timed(lambda: Parallel(n_jobs=jobs)(delayed(seed_file)(p) for p in paths))
+        res["per-file loop, files"] = timed(lambda: Parallel(n_jobs=jobs)(delayed(loop_file)(p) for p in paths))
         from concurrent.futures import ThreadPoolExecutor
         def bb_files():   # read the WAVs on a thread per core (libsndfile releases the GIL), then one batched call
             with ThreadPoolExecutor(jobs) as ex:
                 x = np.stack(list(ex.map(lambda p: sf.read(p, dtype="float32")[0], paths, chunksize=64)))
-            return logmel(x)
+            return logmel(x, cfg)
         res["barkbook, files"] = timed(bb_files, 2)
-        res["seed loop, memory"] = timed(lambda: Parallel(n_jobs=jobs)(delayed(seed_features)(x) for x in clips))
-        res["barkbook, memory"] = timed(lambda: logmel(clips), 3)
+        res["per-file loop, memory"] = timed(lambda: Parallel(n_jobs=jobs)(delayed(loop_features)(x) for x in clips))
+        res["barkbook, memory"] = timed(lambda: logmel(clips, cfg), 3)
     print(f"\nFront-end on {n} one-second clips, {os.cpu_count()} cores")
-    print(f"| path | clips/s | vs seed loop |")
+    print(f"| path | clips/s | vs per-file loop |")
     print(f"|---|---:|---:|")
     for src in ("files", "memory"):
-        base = res[f"seed loop, {src}"]
-        for who in ("seed loop", "barkbook"):
+        base = res[f"per-file loop, {src}"]
+        for who in ("per-file loop", "barkbook"):
             t = res[f"{who}, {src}"]
             print(f"| {who}, {src} | {n / t:,.0f} | {base / t:.1f}x |")
     return res

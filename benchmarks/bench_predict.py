@@ -8,7 +8,7 @@ Measures, on this machine:
 - where a fresh interpreter spends it: import, Classifier.load, first prediction, and whether TensorFlow was imported;
 - throughput of `barkbook predict` on a folder of --files one-second WAV files (files/s, end to end);
 - Classifier.benchmark_speed: one clip per call (latency percentiles) and batches of 64 (int8; float with --float).
-Uses runs/default when it exists (make pipeline), else builds a tiny run in runs/bench_predict (a minute, once).
+Uses runs/default when it exists (make pipeline), else the cached tiny run (barkbook.convert.tiny_converted).
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -26,16 +26,11 @@ def wall(cmd, repeat):
     return statistics.median(ts), r
 
 
-def tiny_run(rd: Path) -> Path:
-    if (rd / "tflite" / "model_int8.tflite").exists(): return rd
-    from barkbook.data import build_dataset
-    from barkbook.train import train_run
-    from barkbook.convert import convert_run
-    print(f"building a tiny run in {rd} ...", flush=True)
-    build_dataset(rd, clips_per_class=24, progress=False)
-    train_run(rd, epochs=3, verbose=0)
-    convert_run(rd, also_float32=False, verbose=False)
-    return rd
+def tiny_run() -> Path:
+    "The cached tiny trained run with its int8 model (barkbook.convert.tiny_converted)."
+    from barkbook.convert import tiny_converted
+    print("using the tiny run (built once, cached under runs/_tiny) ...", flush=True)
+    return tiny_converted().root
 
 
 def main():
@@ -46,11 +41,12 @@ def main():
     ap.add_argument("--float", action="store_true", help="also benchmark the float Keras model")
     a = ap.parse_args()
     run = a.run or (ROOT / "runs" / "default" if (ROOT / "runs" / "default" / "tflite" / "model_int8.tflite").exists() else None)
-    run = run or tiny_run(ROOT / "runs" / "bench_predict")
+    run = run or tiny_run()
     import numpy as np, pandas as pd
     from barkbook.audio import save_wav
-    meta = pd.read_csv(run / "features" / "test_meta.csv")
-    clip = run / "data" / meta.path[0]
+    from barkbook.run import Run
+    meta = Run(run).open_split("test").meta
+    clip = Run(run).clip_path(meta.path[0])
     print(f"run: {run}  (one file: {clip.name})\n")
 
     rows = []

@@ -5,8 +5,8 @@
     grid), int8 windows every 240 ms taken as strided views, batched through LiteRT (one invoke per 512 windows);
 (b) naive: per inference step, log-mel of that step's 1-s window and one interpreter call for one window (what a
     Python port of the firmware loop does) — timed on a slice and extrapolated to the same audio;
-(c) the detector sweep of 05_stream's defaults (thresholds × averaging windows) on the hour's scores.
-The audio is a scene built from the run's test split, as 05_stream builds them. Requirement: (a) < 120 s per hour.
+(c) the detector sweep of 04_stream's defaults (StreamParams) (thresholds × averaging windows) on the hour's scores.
+The audio is a scene built from the run's test split, as 04_stream builds them. Requirement: (a) < 120 s per hour.
 Usage: python benchmarks/bench_stream.py [--run RUN_DIR] [--minutes 60] [--quick]
 """
 import argparse, os, sys, time
@@ -20,32 +20,35 @@ LIMIT_S_PER_HOUR = 120.0
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default=None, help="run folder with tflite/model_int8.tflite (default: runs/default, "
-                                                "else a tiny run built in runs/bench_stream)")
+                                                "else the cached tiny run)")
     ap.add_argument("--minutes", type=float, default=60.0, help="minutes of audio to stream")
     ap.add_argument("--naive-steps", type=int, default=300, help="steps timed for the naive per-window loop")
     ap.add_argument("--quick", action="store_true", help="6 minutes of audio, figures extrapolated to one hour")
     a = ap.parse_args(argv)
     if a.quick: a.minutes, a.naive_steps = 6.0, 100
     from barkbook import stream
-    from barkbook.core import run_paths
-    from barkbook.data import open_split
     from barkbook.detector import DetectorConfig
     from barkbook.features import logmel, quantize_features
-    run = Path(a.run) if a.run else ROOT/"runs/default"
-    if not (run/"tflite/model_int8.tflite").exists():
-        if a.run: sys.exit(f"{run}: no tflite/model_int8.tflite")
-        run = stream._ensure_tiny_run(ROOT/"runs/bench_stream")
-    model, cfg, classes, _ = stream.load_detector(run)
+    from barkbook.params import StreamParams
+    from barkbook.run import Run
+    run = Run(a.run if a.run else ROOT/"runs/default")
+    if not run.tflite_path("int8").exists():
+        if a.run: sys.exit(f"{run.tflite_path('int8')}: not found")
+        from barkbook.convert import tiny_converted
+        run = tiny_converted()                                   # the cached tiny run with its int8 model
+    d = stream.load_detector(run)
+    model, cfg, classes = d.model, d.cfg, d.classes
     det = DetectorConfig(bark_class=classes.index("dog_bark") if "dog_bark" in classes else 0)
-    sp = open_split(run_paths(run).features, "test")
+    grid = det.grid(cfg)
+    sp = run.open_split("test")
     t0 = time.perf_counter()
     sc = stream.build_scene(sp.wave, sp.meta["label"].astype(str).values, classes[det.bark_class], minutes=a.minutes, seed=0)
     build_s = time.perf_counter() - t0
     hours = sc.duration / 3600
 
-    t0 = time.perf_counter(); scores = stream.stream_scores(model, sc.audio, cfg, det); fast_s = time.perf_counter() - t0
+    t0 = time.perf_counter(); scores = stream.stream_scores(model, sc.audio, grid); fast_s = time.perf_counter() - t0
 
-    n = min(a.naive_steps, len(scores)); hop = det.hop_frames(cfg) * cfg.hop_length
+    n = min(a.naive_steps, len(scores)); hop = grid.hop_samples
     model.batch_size = 1
     t0 = time.perf_counter()
     naive = np.concatenate([model.dequantize_output(model.predict_int8(quantize_features(logmel(sc.audio[hop * i:hop * i + cfg.clip_samples], cfg), cfg)[None]))
@@ -54,11 +57,12 @@ def main(argv=None):
     agree = float(np.abs(naive - scores[:n]).max())
 
     t0 = time.perf_counter()
-    table = stream.sweep([(sc, scores)], det)
+    p = StreamParams()
+    table = stream.sweep([(sc, scores)], det, cfg, p.thresholds, p.average_windows, classes[det.bark_class], p.tolerance_s)
     sweep_s = time.perf_counter() - t0
 
     per_h = lambda s: s / hours
-    print(f"run: {run}  model: {model.path.name} {model.input_shape}  classes: {classes}")
+    print(f"run: {run.root}  model: {model.path.name} {model.input_shape}  classes: {classes}")
     print(f"audio: {sc.duration / 60:.1f} min scene from the test split ({len(sc.barks(classes[det.bark_class]))} barks), "
           f"{len(scores):,} inference steps; scene built in {build_s:.1f} s")
     print(f"{'method':<58}{'seconds':>10}{'s per hour':>12}{'× real time':>13}")

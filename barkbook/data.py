@@ -24,7 +24,7 @@ __all__ = ['SYNTH_VERSION', 'DataError', 'plan_synth', 'make_plan', 'assign_spli
            'import_clips', 'augment_clip', 'augment_train', 'make_manifest', 'make_clips', 'write_features',
            'build_dataset', 'summary_table', 'plot_examples', 'open_split']
 
-# %% ../nbs/18_data.ipynb #466884d1
+# %% ../nbs/18_data.ipynb #06b1e170
 class DataError(BarkbookError):
     "Bad data-set parameters or a data set that cannot be built or read; the message says what and where."
 
@@ -41,8 +41,9 @@ def _check_params(p:DataParams):
     if len(p.snr_db) != 2 or not p.snr_db[0] <= p.snr_db[1]:
         raise DataError(f"snr_db must be [low, high] with low <= high, got {p.snr_db!r}")
     unknown = [v for v in c if v not in synth.CLASSES] if p.clips_per_class else []
-    if unknown: raise DataError(f"the built-in generator cannot make {unknown} (it makes {list(synth.CLASSES)}); "
-                                f"set clips_per_class=0 and import them, or drop them from classes")
+    if unknown: raise DataError(f"the built-in generator cannot make {unknown} (it makes "
+                                f"{list(synth.CLASSES)}); set clips_per_class=0 and import them, or drop them "
+                                f"from classes")
 
 # %% ../nbs/18_data.ipynb #fb858b33
 _PLAN_COLUMNS = ['kind', 'label', 'group', 'split', 'source', 'sgroup', 'index', 'path', 'offset', 'duration']
@@ -64,10 +65,11 @@ def make_plan(p:DataParams)->tuple:
     src, rejected = collect_sources(p.imports, p.classes)
     if len(src):
         src = src.assign(kind='import', sgroup=-1, index=-1)
-        plan = pd.concat([plan, src[plan.columns]], ignore_index=True) if len(plan) else src[plan.columns].copy()
+        src = src[plan.columns]
+        plan = pd.concat([plan, src], ignore_index=True) if len(plan) else src.copy()
     empty = [c for c in p.classes if not (plan.label == c).any()]
-    if empty: raise DataError(f"classes {empty} have no clips: no built-in clips (clips_per_class={p.clips_per_class}) "
-                              f"and no imported files map to them")
+    if empty: raise DataError(f"classes {empty} have no clips: no built-in clips "
+                              f"(clips_per_class={p.clips_per_class}) and no imported files map to them")
     return plan.reset_index(drop=True), rejected
 
 # %% ../nbs/18_data.ipynb #2bacc1df
@@ -76,7 +78,7 @@ def _one_fold(labels, groups, frac, seed):
     from sklearn.model_selection import StratifiedGroupKFold   # importing sklearn costs 2-4 s: only here
     k = int(max(2, min(round(1 / frac), len(set(groups)))))
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)   # "least populated class has fewer than n_splits members"
+        warnings.simplefilter('ignore', UserWarning)   # "least populated class has fewer than n_splits ..."
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         _, test_idx = next(cv.split(np.zeros(len(labels)), labels, groups))
     mask = np.zeros(len(labels), bool); mask[test_idx] = True
@@ -93,7 +95,8 @@ def _repair_splits(split, labels, groups, classes):
     return split
 
 # %% ../nbs/18_data.ipynb #58ead26e
-def assign_splits(labels, groups, fixed=None, val_frac:float=0.15, test_frac:float=0.15, seed:int=0)->np.ndarray:
+def assign_splits(labels, groups, fixed=None, val_frac:float=0.15, test_frac:float=0.15,
+                  seed:int=0)->np.ndarray:
     "Split name per row: fixed splits kept, the rest stratified by label and disjoint by group."
     labels, groups = np.asarray(labels, dtype=object), np.asarray(groups, dtype=object)
     out = np.array(fixed if fixed is not None else [''] * len(labels), dtype=object)
@@ -106,8 +109,9 @@ def assign_splits(labels, groups, fixed=None, val_frac:float=0.15, test_frac:flo
     if fixed_g: raise DataError(f"groups {sorted(fixed_g)[:5]} have rows with and without an official split")
     per_class = pd.Series(fg).groupby(fl).nunique()
     few = per_class[per_class < 3]
-    if len(few): raise DataError("too few source recordings (groups) to split into train/val/test: " +
-                                 ', '.join(f"{c}: {n}" for c, n in few.items()) + " (need at least 3 per class)")
+    if len(few): raise DataError("too few source recordings (groups) to split into train/val/test: "
+                                 + ', '.join(f"{c}: {n}" for c, n in few.items())
+                                 + " (need at least 3 per class)")
     is_test = _one_fold(fl, fg, test_frac, seed)
     rest = np.flatnonzero(~is_test)
     is_val = np.zeros(len(free), bool)
@@ -116,10 +120,11 @@ def assign_splits(labels, groups, fixed=None, val_frac:float=0.15, test_frac:flo
     out[free] = _repair_splits(split, fl, fg, per_class.index)
     return out
 
-# %% ../nbs/18_data.ipynb #3c99e628
+# %% ../nbs/18_data.ipynb #29caf1a3
 def split_plan(plan:pd.DataFrame, p:DataParams)->pd.DataFrame:
     "The plan with every row's split: official ones kept, the rest assigned by group."
-    return plan.assign(split=assign_splits(plan.label, plan.group, plan.split, p.val_frac, p.test_frac, p.seed))
+    split = assign_splits(plan.label, plan.group, plan.split, p.val_frac, p.test_frac, p.seed)
+    return plan.assign(split=split)
 
 # %% ../nbs/18_data.ipynb #2bc59ea2
 SYNTH_VERSION = 4   # bump when the generator changes: clips of another version are not reused
@@ -143,7 +148,9 @@ def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=Tru
         row = dict(path=rel, label=r.label, group=r.group, split=r.split,
                    source='synth', origin=f"synth:{p.seed}:{r.label}:{r.sgroup}:{r.index}")
         if path.exists(): row.update(_existing_row(path))
-        else: where[str(path)] = len(rows); jobs.append((r.label, p.seed, int(r.sgroup), int(r.index), path, opts))
+        else:
+            where[str(path)] = len(rows)
+            jobs.append((r.label, p.seed, int(r.sgroup), int(r.index), path, opts))
         rows.append(row)
     for info in synth.render_clips(jobs, n_jobs=p.n_jobs, progress=progress):
         rows[where[info['path']]].update(sha1=info['sha1'], duration=info['duration'])
@@ -176,8 +183,9 @@ def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->
     rows, rejected = [], []
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     n_jobs = p.n_jobs if len(jobs) >= 32 else 1   # starting worker processes costs seconds
-    for res in _run_batches(_extract_batch, batches, n_jobs, 'importing', progress, max_windows=p.max_windows_per_file,
-                            event_classes=tuple(p.event_classes), min_event_peak_dbfs=MIN_EVENT_PEAK_DBFS):
+    for res in _run_batches(_extract_batch, batches, n_jobs, 'importing', progress,
+                            max_windows=p.max_windows_per_file, event_classes=tuple(p.event_classes),
+                            min_event_peak_dbfs=MIN_EVENT_PEAK_DBFS):
         for kind, r in res:
             if kind == 'rejected': rejected.append(r); continue
             rows.append(dict(path=Path(r['wav']).relative_to(run.data_dir).as_posix(), label=r['label'],
@@ -226,11 +234,11 @@ def augment_train(run:Run, manifest:pd.DataFrame, p:DataParams, progress:bool=Tr
 
 # %% ../nbs/18_data.ipynb #7ba7a826
 def _params_key(p:DataParams, plan:pd.DataFrame)->tuple:
-    "The parameters that determine the clips (JSON-safe) and a hash of them with the imported files' identity."
+    "The parameters that determine the clips (JSON-safe), and their hash with the imported files' identity."
     params = {k: v for k, v in p.to_dict().items() if k != 'n_jobs'}
     params = json.loads(json.dumps(params, default=str))   # paths as strings: JSON-safe and stable
     imp = plan[plan.kind == 'import']
-    stat = [(f, os.path.getsize(f) if os.path.exists(f) else -1, int(os.path.getmtime(f)) if os.path.exists(f) else -1)
+    stat = [(f, os.path.getsize(f), int(os.path.getmtime(f))) if os.path.exists(f) else (f, -1, -1)
             for f in imp.path]
     key = sha1_bytes(json.dumps(dict(params, synth_version=SYNTH_VERSION, files=stat), sort_keys=True,
                                 default=str).encode())
@@ -249,8 +257,8 @@ def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFram
     irows, irej = import_clips(run, plan, p, progress)
     manifest = pd.DataFrame(rows + irows, columns=MANIFEST_COLUMNS)
     gone = [c for c in p.classes if not (manifest.label == c).any()]
-    if gone: raise DataError(f"after rejecting unreadable files, classes {gone} have no clips; see the reasons: "
-                             + '; '.join(f"{r['path']}: {r['reason']}" for r in irej[:5]))
+    if gone: raise DataError(f"after rejecting unreadable files, classes {gone} have no clips; see the "
+                             "reasons: " + '; '.join(f"{r['path']}: {r['reason']}" for r in irej[:5]))
     if p.augment_copies:
         aug = pd.DataFrame(augment_train(run, manifest, p, progress), columns=MANIFEST_COLUMNS)
         manifest = pd.concat([manifest, aug], ignore_index=True)
@@ -258,7 +266,8 @@ def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFram
     return manifest, rejected
 
 # %% ../nbs/18_data.ipynb #2b2578e8
-def make_clips(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame, progress:bool=True)->pd.DataFrame:
+def make_clips(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame,
+               progress:bool=True)->pd.DataFrame:
     "The manifest of a split plan: reused when the data record matches, else made and saved with the record."
     params, key = _params_key(p, plan)
     manifest = _reusable_manifest(run, key)
@@ -279,7 +288,7 @@ def _create_npy(path, shape, dtype):
         mm = np.lib.format.open_memmap(path, mode='w+', dtype=dtype, shape=shape); del mm
 
 def _write_rows(path, start:int, a:np.ndarray):
-    "Write rows `start:start+len(a)` of an existing .npy through a short-lived memory map (flushed, unmapped)."
+    "Write rows `start:start+len(a)` of an existing .npy through a short-lived memory map."
     mm = np.lib.format.open_memmap(path, mode='r+')
     mm[start:start + len(a)] = a; mm.flush(); del mm
 
@@ -316,7 +325,8 @@ def _features_key(manifest:pd.DataFrame, classes, cfg:FeatureConfig)->str:
 def _store_is_current(run:Run, key:str)->bool:
     try: rec = run.read_feature_store()
     except RunError: return False
-    return rec.key == key and all(run.shard_path(s, k).exists() for s in SPLITS for k in ('x', 'y', 'wave', 'meta'))
+    parts = ('x', 'y', 'wave', 'meta')
+    return rec.key == key and all(run.shard_path(s, k).exists() for s in SPLITS for k in parts)
 
 def write_features(run:Run, classes, cfg:FeatureConfig, chunk:int=256, progress:bool=True)->bool:
     "Write the feature shards of every split from the run's manifest; False if up-to-date shards were reused."
@@ -329,7 +339,8 @@ def write_features(run:Run, classes, cfg:FeatureConfig, chunk:int=256, progress:
     cid = {c: i for i, c in enumerate(classes)}
     bar = synth.TextProgress(len(manifest), 'features', 'clip', enabled=progress)
     for split in SPLITS:
-        _write_split(run, split, manifest[manifest.split == split].reset_index(drop=True), cfg, cid, chunk, bar)
+        m = manifest[manifest.split == split].reset_index(drop=True)
+        _write_split(run, split, m, cfg, cid, chunk, bar)
     bar.close()
     counts = {s: int((manifest.split == s).sum()) for s in SPLITS}
     run.write_feature_store(FeatureStoreRecord(key, cfg.hash, list(classes), counts))
@@ -360,14 +371,14 @@ def build_dataset(run:Run,            # the run folder: data/ and features/ are 
 # %% ../nbs/18_data.ipynb #34482e6c
 def summary_table(manifest:pd.DataFrame, classes=None)->pd.DataFrame:
     "Clips per class (rows) and split (columns), with totals."
-    t = pd.crosstab(manifest.label, manifest.split).reindex(index=list(classes) if classes else None,
-                                                            columns=list(SPLITS), fill_value=0).fillna(0).astype(int)
+    t = pd.crosstab(manifest.label, manifest.split)
+    t = t.reindex(index=list(classes) if classes else None, columns=list(SPLITS), fill_value=0).fillna(0).astype(int)
     t['total'] = t.sum(axis=1); t.loc['total'] = t.sum(axis=0)
     return t
 
 # %% ../nbs/18_data.ipynb #b2e09ff2
 def plot_examples(run:Run, split:str='train', per_class:int=3, seed:int=0):
-    "Grid of example log-mel spectrograms of a run's split: one row per class, `per_class` random examples each."
+    "Example log-mel spectrograms of a run's split: one row per class, `per_class` random examples each."
     import matplotlib.pyplot as plt   # only when plotting
     sp, rng = run.open_split(split), np.random.default_rng(seed)
     fig, axes = plt.subplots(len(sp.classes), per_class, figsize=(3.4 * per_class, 2.3 * len(sp.classes)),

@@ -61,22 +61,24 @@ def map_labels(labels, mapping, classes, where:str)->pd.Series:
     if mapping is None: out = labels.copy()
     else:
         missing = sorted(set(labels) - set(mapping)) if '*' not in mapping else []
-        if missing: raise DataImportError(f"{where}: labels without a mapping: {missing[:20]} (add them to the "
-                                          f"mapping, map them to None to drop them, or add a '*' default)")
+        if missing: raise DataImportError(f"{where}: labels without a mapping: {missing[:20]} (add them to "
+                                          f"the mapping, map them to None to drop them, or add a '*' default)")
         out = labels.map(lambda l: mapping.get(l, mapping.get('*')))
     out = pd.Series([v if isinstance(v, str) and v else None for v in out], index=labels.index, dtype=object)
     bad = sorted(set(out.dropna()) - set(classes))
     if bad:
         src = sorted(set(labels[out.isin(bad)]))[:20]
-        raise DataImportError(f"{where}: labels {src} map to {bad}, which are not among the classes {list(classes)}")
+        raise DataImportError(f"{where}: labels {src} map to {bad}, which are not among the classes "
+                              f"{list(classes)}")
     return out
 
 # %% ../nbs/17_importers.ipynb #53ef1c93
-def write_fixture_clip(path, label:str='dog_bark', group:int=0, index:int=0, sr:int=SAMPLE_RATE, channels:int=1,
-                       seconds:float=1.0)->Path:
+def write_fixture_clip(path, label:str='dog_bark', group:int=0, index:int=0, sr:int=SAMPLE_RATE,
+                       channels:int=1, seconds:float=1.0)->Path:
     "Write a synthetic clip (for tests and examples) in the format given by `path`'s extension."
     n = int(np.ceil(seconds))
-    x = np.concatenate([synth_clip(label, 0, group, index * 10 + k)[0] for k in range(n)])[:int(seconds * SAMPLE_RATE)]
+    x = np.concatenate([synth_clip(label, 0, group, index * 10 + k)[0] for k in range(n)])
+    x = x[:int(seconds * SAMPLE_RATE)]
     if sr != SAMPLE_RATE: x = soxr.resample(x, SAMPLE_RATE, sr)
     if channels > 1: x = np.stack([x] * channels, axis=1)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,13 +110,14 @@ def import_folders(root,                    # folder holding one sub-folder per 
         if label is None: continue
         files = sorted(p for p in folder.rglob('*') if p.is_file() and not p.name.startswith('.'))
         sounds = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
+        others = [p for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
         rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of "
-                              f"{', '.join(AUDIO_EXTENSIONS)})") for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+                              f"{', '.join(AUDIO_EXTENSIONS)})") for p in others]
         if not sounds: raise DataImportError(f"{folder}: class folder '{folder.name}' holds no sound files")
         for p in sounds:
             rel = p.relative_to(root).with_suffix('').as_posix()
-            rows.append((str(p.resolve()), label, folder.name, f"{source}:{_group_of(p.name, group_pattern, rel)}",
-                         '', source, 0.0, np.nan))
+            group = f"{source}:{_group_of(p.name, group_pattern, rel)}"
+            rows.append((str(p.resolve()), label, folder.name, group, '', source, 0.0, np.nan))
     return _sources(rows), _rejects(rejected)
 
 # %% ../nbs/17_importers.ipynb #656ff6a1
@@ -148,7 +151,8 @@ def import_esc50(root, classes, mapping=ESC50_MAPPING, fold_splits:dict|None=Non
     fs = {int(k): v for k, v in (fold_splits or ESC50_FOLD_SPLITS).items()}
     splits = _fold_split(meta.fold.astype(int), fs, 'ESC-50')
     rows = [(str((root/'audio'/f).resolve()), l, c, f"esc50:{s}", sp, 'esc50', 0.0, np.nan)
-            for f, l, c, s, sp in zip(meta.filename, labels, meta.category, meta.src_file, splits) if l is not None]
+            for f, l, c, s, sp in zip(meta.filename, labels, meta.category, meta.src_file, splits)
+            if l is not None]
     return _sources(rows), _rejects([])
 
 # %% ../nbs/17_importers.ipynb #2f9123ca
@@ -163,8 +167,8 @@ def import_urbansound8k(root, classes, mapping=URBANSOUND8K_MAPPING, fold_splits
     fs = {int(k): v for k, v in (fold_splits or URBANSOUND8K_FOLD_SPLITS).items()}
     splits = _fold_split(meta.fold.astype(int), fs, 'UrbanSound8K')
     rows = [(str((root/'audio'/f"fold{fo}"/f).resolve()), l, c, f"us8k:{fs}", sp, 'urbansound8k', 0.0, np.nan)
-            for f, fo, l, c, fs, sp in zip(meta.slice_file_name, meta.fold, labels, meta['class'], meta.fsID, splits)
-            if l is not None]
+            for f, fo, l, c, fs, sp in zip(meta.slice_file_name, meta.fold, labels, meta['class'], meta.fsID,
+                                           splits) if l is not None]
     return _sources(rows), _rejects([])
 
 # %% ../nbs/17_importers.ipynb #5e4a6a13
@@ -173,7 +177,8 @@ def _official_lists(root:Path)->dict:
     lists = {}
     for name, split in (('validation_list.txt', 'val'), ('testing_list.txt', 'test')):
         p = root/name
-        if not p.exists(): raise DataImportError(f"{p}: official list not found (is this Speech Commands v2?)")
+        if not p.exists():
+            raise DataImportError(f"{p}: official list not found (is this Speech Commands v2?)")
         lists.update({l.strip(): split for l in p.read_text().splitlines() if l.strip()})
     return lists
 
@@ -199,16 +204,18 @@ def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tupl
             rows.append((str(p.resolve()), label, folder.name, group, split, 'speech_commands', 0.0, np.nan))
     return _sources(rows), _rejects(rejected)
 
-# %% ../nbs/17_importers.ipynb #0d2a94b2
+# %% ../nbs/17_importers.ipynb #ea737307
 def _manifest_row(r, path:Path, i:int)->tuple:
     "The source row of line `i` of manifest `path` (parsed JSON `r`), label still unmapped."
     if not isinstance(r, dict) or 'audio_filepath' not in r or 'label' not in r:
         raise DataImportError(f"{path}:{i}: each line needs 'audio_filepath' and 'label'")
-    if r.get('split', '') not in ('',) + SPLITS: raise DataImportError(f"{path}:{i}: unknown split {r['split']!r}")
+    if r.get('split', '') not in ('',) + SPLITS:
+        raise DataImportError(f"{path}:{i}: unknown split {r['split']!r}")
     f = Path(r['audio_filepath']); f = f if f.is_absolute() else path.parent/f
     dur = r.get('duration'); off = r.get('offset', 0.0) or 0.0
-    return (str(f.resolve()), None, str(r['label']), str(r.get('group') or f"manifest:{r['audio_filepath']}"),
-            r.get('split', '') or '', f"manifest:{path.stem}", float(off), np.nan if dur is None else float(dur))
+    group = str(r.get('group') or f"manifest:{r['audio_filepath']}")
+    return (str(f.resolve()), None, str(r['label']), group, r.get('split', '') or '', f"manifest:{path.stem}",
+            float(off), np.nan if dur is None else float(dur))
 
 # %% ../nbs/17_importers.ipynb #ae6be7be
 def import_manifest(path, classes, mapping=None)->tuple:
@@ -238,7 +245,8 @@ def collect_sources(imports:list, classes)->tuple:
             raise DataImportError(f"import spec {spec!r}: needs 'kind' and 'path'")
         spec = dict(spec); kind = spec.pop('kind'); path = spec.pop('path')
         if kind not in IMPORTERS:
-            raise DataImportError(f"import spec for {path}: unknown kind {kind!r} (one of {sorted(IMPORTERS)})")
+            raise DataImportError(f"import spec for {path}: unknown kind {kind!r} "
+                                  f"(one of {sorted(IMPORTERS)})")
         s, r = IMPORTERS[kind](path, classes, **spec)
         srcs.append(s); rejs.append(r)
     src = pd.concat(srcs, ignore_index=True) if srcs else _sources([])
@@ -273,7 +281,8 @@ def _read_source(job:dict, event:bool, min_event_peak_dbfs:float)->np.ndarray:
     "The samples of a source (its offset/duration part); AudioError says why one cannot be used."
     path, label, dur = job['path'], job['label'], job['duration']
     x = load_audio(path, offset=job['offset'], duration=None if dur is None or np.isnan(dur) else dur)
-    if len(x) < SAMPLE_RATE // 10: raise AudioError(path, f"too short ({len(x)} samples at 16 kHz; need >= 0.1 s)")
+    if len(x) < SAMPLE_RATE // 10:
+        raise AudioError(path, f"too short ({len(x)} samples at 16 kHz; need >= 0.1 s)")
     if not np.any(x): raise AudioError(path, "silent: every sample is zero")
     if event and peak_dbfs(x) < min_event_peak_dbfs:
         raise AudioError(path, f"silent: peak {peak_dbfs(x):.1f} dBFS is below {min_event_peak_dbfs} dBFS "
@@ -293,6 +302,6 @@ def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbf
             w = fix_length(x[s:s + SAMPLE_RATE], SAMPLE_RATE)
             p = out_stem.parent/f"{out_stem.name}_w{k:02d}.wav"
             save_wav(p, w)
-            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE, sha1=sha1_file(p),
-                                   duration=SAMPLE_RATE / SAMPLE_RATE)))
+            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE,
+                                   sha1=sha1_file(p), duration=SAMPLE_RATE / SAMPLE_RATE)))
     return out

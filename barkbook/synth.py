@@ -93,7 +93,7 @@ def _smooth_noise(rng, n, n_points):
 
 # %% ../nbs/16_synth.ipynb #ca621b71
 def _tone(f0, amps, phases=None):
-    "Sum of harmonics of the instantaneous frequency `f0` (array, Hz) with amplitudes `amps`, zero above Nyquist."
+    "Harmonics of the instantaneous frequency `f0` (array, Hz) with amplitudes `amps`, none above Nyquist."
     phi = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
     k = np.arange(1, len(amps) + 1)[:, None]
     a = np.asarray(amps)[:, None] * (k * f0[None] < SAMPLE_RATE / 2 * 0.95)
@@ -113,7 +113,7 @@ def dog_identity(rng:np.random.Generator)->dict:
 
 # %% ../nbs/16_synth.ipynb #d2be9385
 def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
-    "One bark of `dog` as float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
+    "One bark of `dog`, float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
     dur = rng.uniform(0.08, 0.30)
     n = int(dur * SAMPLE_RATE)
     u = np.linspace(0, 1, n)
@@ -170,7 +170,6 @@ _ESPEAK_LOCK = threading.Lock()
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4   # espeak_PARAMETER values
 _DICT_ALIAS = {'nb': 'no', 'hyw': 'hy', 'ltg': 'lv'}   # languages sharing another language's dictionary
 
-# %% ../nbs/16_synth.ipynb #c471485e
 def _load_espeak():
     "libespeak-ng from `espeakng-loader`, with the argument types of the functions we call."
     try: import espeakng_loader
@@ -186,6 +185,7 @@ def _load_espeak():
     lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
     return lib, espeakng_loader.get_data_path()
 
+# %% ../nbs/16_synth.ipynb #c471485e
 def _espeak():
     "Load and initialise libespeak-ng once per process; returns the state dict."
     if _ESPEAK.get('pid') == os.getpid(): return _ESPEAK
@@ -213,11 +213,12 @@ def espeak_voices()->dict:
     "Language code -> voice identifier of the usable voices bundled with espeakng-loader."
     return dict(_espeak()['voices'])
 
-# %% ../nbs/16_synth.ipynb #93b52040
+# %% ../nbs/16_synth.ipynb #e1734277
 def _synth_raw(lib, text, voice, params, seed=0):
     "Synthesise in this process: (status, int16 bytes at the library's sample rate)."
-    ctypes.CDLL(None).srand(ctypes.c_uint(seed))     # noise sources (whisper, breath) use libc rand() ...
-    if hasattr(lib, 'espeak_ng_SetRandSeed'): lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))   # ... or its own
+    ctypes.CDLL(None).srand(ctypes.c_uint(seed))   # noise sources (whisper, breath) use libc rand() ...
+    if hasattr(lib, 'espeak_ng_SetRandSeed'):      # ... or the library's own generator
+        lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
     chunks = []
     def collect(wav, n, events):
         if n > 0: chunks.append(ctypes.string_at(wav, 2 * n))
@@ -231,7 +232,6 @@ def _synth_raw(lib, text, voice, params, seed=0):
     lib.espeak_Synchronize()
     return 0, b''.join(chunks)
 
-# %% ../nbs/16_synth.ipynb #e1734277
 def _synth_forked(lib, text, voice, params, seed=0):
     "Synthesise in a forked child, so every utterance starts from the library's pristine internal state."
     r, w = os.pipe()
@@ -357,7 +357,8 @@ def _src_noise(rng, n):
 def _src_hum(rng, n):
     f = 50.0 if rng.random() < 0.5 else 60.0
     t = np.arange(n) / SAMPLE_RATE
-    x = sum(rng.uniform(0.05, 1) / k * np.sin(2 * np.pi * f * k * t + rng.uniform(0, 6.3)) for k in range(1, 9))
+    x = sum(rng.uniform(0.05, 1) / k * np.sin(2 * np.pi * f * k * t + rng.uniform(0, 6.3))
+            for k in range(1, 9))
     return _unit(x + 0.05 * _coloured(rng, n, 1))
 
 # %% ../nbs/16_synth.ipynb #ad23f280
@@ -416,7 +417,8 @@ def _src_music(rng, n):
                              * np.exp(-tt * 20))
             j = int((s + beat / 2) * SAMPLE_RATE)
             if j < n:
-                h = min(n - j, 800); x[j:j + h] += _filt(rng.standard_normal(h), 'high', 6000) * np.exp(-np.arange(h) / 150)
+                h = min(n - j, 800)
+                x[j:j + h] += _filt(rng.standard_normal(h), 'high', 6000) * np.exp(-np.arange(h) / 150)
     if rng.random() < 0.5: x = _filt(x, 'low', rng.uniform(1500, 6000))   # through a wall or a small speaker
     return _unit(x + 1e-3 * rng.standard_normal(n))
 
@@ -433,7 +435,7 @@ def _src_clicks(rng, n):
         x[i0:i0 + len(seg)] += seg
     return _unit(x + 1e-4 * rng.standard_normal(n))
 
-# %% ../nbs/16_synth.ipynb #0442fb61
+# %% ../nbs/16_synth.ipynb #4c548367
 def _src_birds(rng, n):
     x = np.zeros(n)
     f_lo, f_hi = sorted(rng.uniform(1800, 7500, 2))
@@ -443,8 +445,8 @@ def _src_birds(rng, n):
         shape = rng.choice(4)
         f = [np.interp(u, [0, 1], [f_lo, f_hi]), np.interp(u, [0, 1], [f_hi, f_lo]),
              np.interp(u, [0, .5, 1], [f_lo, f_hi, f_lo]),
-             (f_lo + f_hi) / 2 + (f_hi - f_lo) / 2 * np.sin(2 * np.pi * rng.uniform(15, 60) * u * m / SAMPLE_RATE)
-            ][shape]
+             (f_lo + f_hi) / 2
+             + (f_hi - f_lo) / 2 * np.sin(2 * np.pi * rng.uniform(15, 60) * u * m / SAMPLE_RATE)][shape]
         c = _tone(f, [1, rng.uniform(0, 0.3)]) * np.sin(np.pi * u) ** 2
         x[i0:i0 + m] += c[:n - i0] * rng.uniform(0.3, 1)
     return _unit(x + 1e-4 * rng.standard_normal(n))
@@ -516,7 +518,8 @@ def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tupl
     "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-2 events; returns (samples, info)."
     names = list(rng.choice(BEDS, int(rng.integers(1, 3)), replace=False))
     if events:
-        names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False, p=[0.3, 0.25, 0.25, 0.2]))
+        names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False,
+                                 p=[0.3, 0.25, 0.25, 0.2]))
     x, kinds = np.zeros(n), []
     for i, name in enumerate(names):
         if name == 'animal': y, k = _src_animal(rng, n); kinds.append(f'animal:{k}')
@@ -641,8 +644,9 @@ class TextProgress:
     def __init__(self, total:int, desc:str, unit:str='clip', enabled:bool=True, every:float=10.0):
         self.total, self.desc, self.unit, self.enabled, self.every = total, desc, unit, enabled, every
         self.n, self.t0 = 0, time.time(); self.last = self.t0
-    def line(self)->str: return (f"{self.desc}: {self.n}/{self.total} {self.unit}s "
-                                 f"({100 * self.n / max(self.total, 1):.0f} %) in {time.time() - self.t0:.1f} s")
+    def line(self)->str:
+        pct = 100 * self.n / max(self.total, 1)
+        return f"{self.desc}: {self.n}/{self.total} {self.unit}s ({pct:.0f} %) in {time.time() - self.t0:.1f} s"
     def update(self, k:int=1):
         self.n += k
         if self.enabled and self.n < self.total and time.time() - self.last >= self.every:
@@ -655,7 +659,7 @@ def render_clips(jobs:list,          # (label, seed, group, index, path[, synth_
                  n_jobs:int=2,        # worker processes (1: in this process)
                  batch:int=16,        # clips per work item
                  progress:bool=True,  # print progress lines
-                 min_parallel:int=200,# fewer jobs than this run in this process (starting workers costs seconds)
+                 min_parallel:int=200,# fewer jobs run in this process (starting workers costs seconds)
                 ):
     "Render and write clips in parallel; yields one info dict per job, in order."
     if len(jobs) < min_parallel: n_jobs = 1

@@ -18,10 +18,12 @@ def child(n_clips: int, out: str) -> dict:
     import tracemalloc
     tracemalloc.start()
     from barkbook.data import build_dataset
+    from barkbook.params import DataParams
+    from barkbook.run import Run
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    m = build_dataset(out, classes=CLASSES, clips_per_class=n_clips // len(CLASSES), clips_per_group=4,
-                      n_jobs=2, progress=False)
+    p = DataParams(classes=CLASSES, clips_per_class=n_clips // len(CLASSES), clips_per_group=4, n_jobs=2)
+    m = build_dataset(Run(out), p, progress=False)
     dt = time.perf_counter() - t0
     _, tm_peak = tracemalloc.get_traced_memory()
     return dict(clips=len(m), seconds=round(dt, 1), clips_per_s=round(len(m) / dt, 1), cpu_s=round(_cpu(), 1),

@@ -22,7 +22,7 @@ from . import synth
 # %% auto #0
 __all__ = ['SYNTH_VERSION', 'DataError', 'plan_synth', 'make_plan', 'assign_splits', 'split_plan', 'make_synth_clips',
            'import_clips', 'augment_clip', 'augment_train', 'make_manifest', 'make_clips', 'write_features',
-           'build_dataset', 'summary_table', 'plot_examples', 'open_split']
+           'build_dataset', 'summary_table', 'plot_examples']
 
 # %% ../nbs/18_data.ipynb #06b1e170
 class DataError(BarkbookError):
@@ -394,10 +394,3 @@ def plot_examples(run:Run, split:str='train', per_class:int=3, seed:int=0):
             if j: ax.set_ylabel('')
             if ci < len(sp.classes) - 1: ax.set_xlabel('')
     return fig
-
-# %% ../nbs/18_data.ipynb #ce1d5100
-from .run import SplitData   # TRANSITION ONLY: removed once barkbook.explore reads through Run.open_split
-
-def open_split(features_dir, split:str)->SplitData:
-    "TRANSITION ONLY: `Run(features_dir.parent).open_split(split)` for code not yet moved to `Run`."
-    return Run(Path(features_dir).parent).open_split(split)

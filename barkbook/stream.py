@@ -21,7 +21,7 @@ __all__ = ['StreamError', 'stream_logmel', 'Detector', 'load_detector', 'stream_
            'Scene', 'build_scene', 'scenes_from_split', 'read_labels', 'write_labels', 'load_recording',
            'events_from_scores', 'match_events', 'scene_metrics', 'setting_metrics', 'sweep', 'breakdown',
            'choose_operating_point', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'score_scenes',
-           'operating_point', 'ship_operating_point', 'save_scenes', 'save_plots', 'StreamResult', 'stream_report',
+           'operating_point', 'ship_operating_point', 'save_scenes', 'save_plots', 'stream_report', 'StreamResult',
            'evaluate_run', 'detect_file']
 
 # %% ../nbs/24_stream.ipynb #987e138c
@@ -545,6 +545,18 @@ def save_plots(run:Run, table:pd.DataFrame, row, rule:str, scored:list, det_cfg:
     fig = plot_timeline(sc, s, det_cfg, cfg, classes, bark_label, 0, min(sc.duration, 60), tolerance_s=tolerance_s)
     return [det_png, _save_fig(run.stream_path('timeline.png'), fig, dpi=100)]
 
+# %% ../nbs/24_stream.ipynb #d9fcb8e2
+def stream_report(p:StreamParams, res_table:pd.DataFrame, row, ok:bool, det_cfg:DetectorConfig, scored:list,
+                  by_snr:pd.DataFrame, fas:pd.DataFrame, score_s:float, sweep_s:float, written:list)->StreamReport:
+    "Stage 7: the `StreamReport` of an evaluation."
+    audio_s = sum(sc.duration for sc, _ in scored)
+    return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(),
+        operating_point=res_table.loc[[row.name]].to_dict('records')[0], miss_rate_by_snr=by_snr.to_dict('records'),
+        false_alarms_by_background=fas.background.value_counts().to_dict(),
+        scenes=[dict(name=sc.name, duration_s=sc.duration, n_barks=len(sc.barks(p.bark_label))) for sc, _ in scored],
+        audio_hours=audio_s / 3600, scoring_seconds=score_s, sweep_seconds=sweep_s,
+        realtime_factor=audio_s / score_s if score_s > 0 else None, written=[str(w) for w in written])
+
 # %% ../nbs/24_stream.ipynb #63dd7eb9
 @dataclass
 class StreamResult:
@@ -561,18 +573,6 @@ class StreamResult:
     report: StreamReport         # what stream/report.json holds
     @property
     def scenes(self)->list: return [sc for sc, _ in self.scored]
-
-# %% ../nbs/24_stream.ipynb #d9fcb8e2
-def stream_report(p:StreamParams, res_table:pd.DataFrame, row, ok:bool, det_cfg:DetectorConfig, scored:list,
-                  by_snr:pd.DataFrame, fas:pd.DataFrame, score_s:float, sweep_s:float, written:list)->StreamReport:
-    "Stage 7: the `StreamReport` of an evaluation."
-    audio_s = sum(sc.duration for sc, _ in scored)
-    return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(),
-        operating_point=res_table.loc[[row.name]].to_dict('records')[0], miss_rate_by_snr=by_snr.to_dict('records'),
-        false_alarms_by_background=fas.background.value_counts().to_dict(),
-        scenes=[dict(name=sc.name, duration_s=sc.duration, n_barks=len(sc.barks(p.bark_label))) for sc, _ in scored],
-        audio_hours=audio_s / 3600, scoring_seconds=score_s, sweep_seconds=sweep_s,
-        realtime_factor=audio_s / score_s if score_s > 0 else None, written=[str(w) for w in written])
 
 # %% ../nbs/24_stream.ipynb #6e3a36c2
 def evaluate_run(run:Run,               # the run: features/ and tflite/model_int8.tflite in; detector settings, stream/ out

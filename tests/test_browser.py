@@ -1,5 +1,5 @@
-"""Real-browser test: JupyterLab + headless system Chromium (Playwright) run 04_explore.ipynb, the widgets render,
-changing the class dropdown changes the spectrogram image. Saves tests/artifacts/explore.png."""
+"""Real-browser test: JupyterLab + headless system Chromium (Playwright) run 05_explore.ipynb
+(the explorers on a run), the widgets render, changing the class dropdown changes the spectrogram image. Saves tests/artifacts/explore.png."""
 import json, os, secrets, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
@@ -32,9 +32,10 @@ def _wait_status(url: str, proc, log: Path, timeout: float = 60):
 def lab(tmp_path):
     "JupyterLab on a free loopback port with a random token, serving a copy of the notebook; stopped at the end."
     nbs = tmp_path / "nbs"; nbs.mkdir(); (tmp_path / "runs").mkdir()
-    shutil.copy(ROOT / "nbs" / "04_explore.ipynb", nbs)
+    shutil.copy(ROOT / "nbs" / "05_explore.ipynb", nbs)
     default = ROOT / "runs" / "default"
-    if (default / "model" / "test_scores.npy").exists(): (tmp_path / "runs" / "default").symlink_to(default)
+    if (default / "model" / "model.keras").exists():   # else 05 explores the cached tiny run
+        (tmp_path / "runs" / "default").symlink_to(default)
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"; settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), secrets.token_hex(16)
@@ -67,7 +68,7 @@ def test_explore_notebook_in_jupyterlab(lab):
                                           "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(f"{lab['url']}/lab/tree/04_explore.ipynb?token={lab['token']}")
+            page.goto(f"{lab['url']}/lab/tree/05_explore.ipynb?token={lab['token']}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                                    " && window.jupyterapp.shell.currentWidget.sessionContext"

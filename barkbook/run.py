@@ -47,6 +47,7 @@ class Run:
     tflite_dir = property(lambda self: self.root/'tflite')
     stream_dir = property(lambda self: self.root/'stream')
     notebooks_dir = property(lambda self: self.root/'notebooks')
+    firmware_dir = property(lambda self: self.root/'firmware')     # the run's copy of the generated firmware files
 
 # %% ../nbs/15_run.ipynb #d488386a
 @patch

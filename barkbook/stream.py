@@ -511,7 +511,7 @@ def ship_operating_point(run:Run, det_cfg:DetectorConfig, cfg:FeatureConfig, cla
     "Stage 5: write the detector config into the run and the firmware's detector defaults (run and `firmware_dir`)."
     from barkbook.firmware import write_detector_header   # the firmware generator (22_firmware)
     written = [run.write_detector_config(det_cfg)]
-    for fw in [run.root/'firmware'] + ([Path(firmware_dir)] if firmware_dir is not None else []):
+    for fw in [run.firmware_dir] + ([Path(firmware_dir)] if firmware_dir is not None else []):
         written.append(write_detector_header(det_cfg, fw, classes=classes, fcfg=cfg))
     return [Path(w) for w in written]
 

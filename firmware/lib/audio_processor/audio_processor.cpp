@@ -140,9 +140,11 @@ bool AudioProcessor::frame_logmel(const int16_t* frame, float* db_out) {
 }
 
 int8_t AudioProcessor::quantize(float db) {
-  const float v = floorf((db - fe::kClampMinDb) / fe::kInputScale + 0.5f);
-  const int q = v < 0.0f ? 0 : (v > 255.0f ? 255 : static_cast<int>(v));
-  return static_cast<int8_t>(q - 128);
+  // The same float32 operations in the same order as barkbook.runtime.Int8Model.quantize_input (the Python path the
+  // device is checked against): floor(dB / scale + 0.5) + zero_point, clipped. (db - clamp_min) / scale would round
+  // differently on the few values that sit exactly on a step boundary.
+  const float v = floorf(db / fe::kInputScale + 0.5f) + static_cast<float>(fe::kInputZeroPoint);
+  return static_cast<int8_t>(v < -128.0f ? -128 : (v > 127.0f ? 127 : static_cast<int>(v)));
 }
 
 void AudioProcessor::reset() {

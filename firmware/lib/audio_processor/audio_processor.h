@@ -42,7 +42,7 @@ class AudioProcessor {
   static size_t compute(const int16_t* x, size_t n, float* db, int8_t* q, size_t max_frames);
   // Frames in n samples (0 if n < kFrameSamples).
   static size_t frames_for(size_t n) { return n < static_cast<size_t>(kFrameSamples) ? 0 : 1 + (n - kFrameSamples) / kHop; }
-  // int8 model input of one dB value: floor((db - clamp_min)/scale + 0.5) - 128, clipped.
+  // int8 model input of one dB value: floor(db / scale + 0.5) + zero_point, clipped to [-128, 127].
   static int8_t quantize(float db);
   // Log-mel (dB) of one frame of kFrameSamples samples. Returns true if the double path was used.
   static bool frame_logmel(const int16_t* frame, float* db_out);

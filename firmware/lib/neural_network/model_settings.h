@@ -69,7 +69,7 @@ inline constexpr double kRefPowerDbD = 41.583624920952495;
 inline constexpr float kPowerFloor = 1e-30f;
 inline constexpr double kPowerFloorD = 1e-30;
 inline constexpr float kWideRangeDb = 90.0f;  // wider frames are recomputed in double
-inline constexpr float kInputScale = 0.5f;  // int8 = floor((dB - clamp_min)/scale + 0.5) - 128
+inline constexpr float kInputScale = 0.5f;  // int8 = floor(dB / scale + 0.5) + zero point
 inline constexpr int kInputZeroPoint = 112;
 
 inline constexpr int kMelWeightCount = 490;

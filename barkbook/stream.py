@@ -321,7 +321,8 @@ def events_from_scores(scores:np.ndarray,         # (n_steps, n_classes) model s
 # %% ../nbs/24_stream.ipynb #e4f64bae
 def match_events(detections:pd.DataFrame,    # events_from_scores output (window_start_s or start_s, decision_s)
                  barks:pd.DataFrame,          # true bark intervals (start_s, end_s)
-                 tolerance_s:float=0.5)->tuple:
+                 tolerance_s:float,           # how far (s) a detection's evidence may lie from a bark
+                )->tuple:
     "Per bark: found, latency (s, NaN if missed); per detection: matched a bark."
     ds = detections['window_start_s' if 'window_start_s' in detections else 'start_s'].to_numpy(float)
     dd = detections['decision_s'].to_numpy(float)
@@ -332,7 +333,7 @@ def match_events(detections:pd.DataFrame,    # events_from_scores output (window
     return found, lat, hit.any(0)
 
 # %% ../nbs/24_stream.ipynb #cf2c305c
-def scene_metrics(detections:pd.DataFrame, scene:Scene, bark_label:str='dog_bark', tolerance_s:float=0.5)->dict:
+def scene_metrics(detections:pd.DataFrame, scene:Scene, bark_label:str, tolerance_s:float)->dict:
     "Barks, found barks, false alarms, bark-free seconds and latencies of one scene."
     barks = scene.barks(bark_label)
     found, lat, matched = match_events(detections, barks, tolerance_s)
@@ -348,8 +349,9 @@ def scene_metrics(detections:pd.DataFrame, scene:Scene, bark_label:str='dog_bark
 def setting_metrics(scored:list,              # [(Scene, scores (n_steps, C)), ...]
                     det_cfg:DetectorConfig,    # one detector setting
                     cfg:FeatureConfig,         # the run's front-end
-                    bark_label:str='dog_bark',
-                    tolerance_s:float=0.5)->dict:
+                    bark_label:str,            # the bark class
+                    tolerance_s:float,         # match tolerance (s)
+                   )->dict:
     "One detector setting over all scenes: barks, misses, false alarms per hour of bark-free audio, latency."
     ms = [scene_metrics(events_from_scores(s, det_cfg, cfg, sc.duration), sc, bark_label, tolerance_s) for sc, s in scored]
     nb, nf, fa = (sum(m[c] for m in ms) for c in ('n_barks', 'n_found', 'n_false'))
@@ -365,10 +367,11 @@ def setting_metrics(scored:list,              # [(Scene, scores (n_steps, C)), .
 def sweep(scored:list,                    # [(Scene, scores (n_steps, C)), ...]
           base_det_cfg:DetectorConfig,    # everything not swept
           cfg:FeatureConfig,              # the run's front-end
-          thresholds=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-          average_windows=(1, 2, 3, 4, 5),
-          bark_label:str='dog_bark',
-          tolerance_s:float=0.5)->pd.DataFrame:
+          thresholds,                     # confidence thresholds swept
+          average_windows,                # averaging windows swept (steps)
+          bark_label:str,                 # the bark class
+          tolerance_s:float,              # match tolerance (s)
+         )->pd.DataFrame:
     "One row per (threshold, average_window): false alarms per hour, miss rate, latency over all scenes."
     settings = [replace(base_det_cfg, confidence_threshold=float(th), average_window=int(k), enable_temporal_filter=int(k) > 1)
                 for k in average_windows for th in thresholds]
@@ -388,8 +391,9 @@ def _false_alarms(sc:Scene, ev:pd.DataFrame, matched:np.ndarray, bark_label:str)
 def breakdown(scored:list,                   # [(Scene, scores), ...]
               det_cfg:DetectorConfig,         # one detector setting
               cfg:FeatureConfig,              # the run's front-end
-              bark_label:str='dog_bark',
-              tolerance_s:float=0.5)->tuple:
+              bark_label:str,                 # the bark class
+              tolerance_s:float,              # match tolerance (s)
+             )->tuple:
     "Miss rate and latency by target bark SNR, and the false alarms with the background label they fired on."
     barks, fas = [], []
     for sc, s in scored:
@@ -409,7 +413,7 @@ def breakdown(scored:list,                   # [(Scene, scores), ...]
 _RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
 
 def choose_operating_point(table:pd.DataFrame,  # sweep output
-                           rule:str='fa_per_hour<=1', # 'fa_per_hour<=X' or 'miss_rate<=X'
+                           rule:str,             # 'fa_per_hour<=X' or 'miss_rate<=X'
                           )->tuple:
     "The chosen sweep row (a Series) and whether it satisfies `rule`."
     m = _RULE.match(str(rule))
@@ -458,7 +462,7 @@ def _plot_bark_score(ax, scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig,
 
 # %% ../nbs/24_stream.ipynb #7006974a
 def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:FeatureConfig, classes,
-                  bark_label:str='dog_bark', t0:float=0.0, t1:float|None=None, tolerance_s:float=0.5):
+                  bark_label:str, tolerance_s:float, t0:float=0.0, t1:float|None=None):
     "Spectrogram of `scene` between t0 and t1 with the bark score, true barks and detections."
     import matplotlib.pyplot as plt   # only when plotting
     t1 = scene.duration if t1 is None else min(t1, scene.duration)
@@ -542,7 +546,7 @@ def save_plots(run:Run, table:pd.DataFrame, row, rule:str, scored:list, det_cfg:
     "Stage 6b: the DET curve and the timeline of the first scene with barks (first minute) under stream/."
     det_png = _save_fig(run.stream_path('det_curve.png'), plot_det(table, row, rule).figure)
     sc, s = next(((sc, s) for sc, s in scored if len(sc.barks(bark_label))), scored[0])
-    fig = plot_timeline(sc, s, det_cfg, cfg, classes, bark_label, 0, min(sc.duration, 60), tolerance_s=tolerance_s)
+    fig = plot_timeline(sc, s, det_cfg, cfg, classes, bark_label, tolerance_s, 0, min(sc.duration, 60))
     return [det_png, _save_fig(run.stream_path('timeline.png'), fig, dpi=100)]
 
 # %% ../nbs/24_stream.ipynb #d9fcb8e2

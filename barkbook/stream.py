@@ -471,6 +471,7 @@ def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:Fe
     plot_logmel(db, cfg, ax0, t0=t0, colorbar=False, vmin=max(cfg.clamp_min, float(np.percentile(db, 2))),
                 vmax=max(float(db.max()), cfg.clamp_min + 1),
                 title=f'{scene.name}: log-mel dB, true barks (white), detections (cyan bars)')
+    ax0.set_xlabel('')                                   # the time axis is the panel below's
     _plot_bark_score(ax1, scene, scores, det_cfg, list(classes).index(bark_label), det_cfg.grid(cfg), t0, t1)
     for r in scene.barks(bark_label).itertuples():
         if r.end_s >= t0 and r.start_s <= t1:

@@ -50,16 +50,8 @@ def test_parameters_cell_is_the_declaration(step):
     import papermill as pm
     found = pm.inspect_notebook(str(nb))
     declared = {"run_dir": "str", **{s.name: s.type for s in STEPS[step].specs()}}
-    shown = {k: _union(v["inferred_type_name"]) for k, v in found.items()}
+    shown = {k: v["inferred_type_name"] for k, v in found.items()}
     assert shown == declared, f"papermill --help-notebook shows {shown}"
-
-
-def _union(t: str) -> str:
-    "typing spelling as the declaration spells it: Optional[X] -> X|None, Union[A, B] -> A|B."
-    m = re.fullmatch(r"Optional\[(.*)\]", t)
-    if m: return f"{m.group(1)}|None"
-    m = re.fullmatch(r"Union\[(.*)\]", t)
-    return "|".join(a.strip() for a in m.group(1).split(",")) if m else t
 
 
 @pytest.mark.skipif(not (NBS / "02_train.ipynb").exists(), reason="02_train not written yet")

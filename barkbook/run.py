@@ -15,8 +15,9 @@ from .detector import DetectorConfig
 from .params import TrainParams
 
 # %% auto #0
-__all__ = ['SPLITS', 'MANIFEST_COLUMNS', 'REJECT_COLUMNS', 'RunError', 'Run', 'TrainRecord', 'Metrics', 'ConversionReport',
-           'StreamReport', 'RunRecord', 'DataRecord', 'SplitData', 'FeatureStoreRecord', 'FitDir']
+__all__ = ['SPLITS', 'MANIFEST_COLUMNS', 'REJECT_COLUMNS', 'WARNING_COLUMNS', 'FS_ERRORS', 'RunError', 'Run', 'TrainRecord',
+           'Metrics', 'ConversionReport', 'StreamReport', 'RunRecord', 'DataRecord', 'SplitData', 'FeatureStoreRecord',
+           'FitDir']
 
 # %% ../nbs/15_run.ipynb #1ffbc539
 class RunError(BarkbookError):
@@ -25,6 +26,7 @@ class RunError(BarkbookError):
 SPLITS = ('train', 'val', 'test')
 MANIFEST_COLUMNS = ['path', 'label', 'group', 'split', 'source', 'duration', 'sha1', 'origin']
 REJECT_COLUMNS = ['path', 'reason']
+WARNING_COLUMNS = ['path', 'origin', 'warning']   # one row per doubt about an imported clip
 _MAKER = {'data': '01_generate_data', 'features': '01_generate_data', 'model': '02_train',
           'tflite': '03_convert_tflite', 'stream': '04_stream'}
 
@@ -127,18 +129,20 @@ class RunRecord(Record):
     error = RunError
 
 # %% ../nbs/15_run.ipynb #7daa8d32
+FS_ERRORS = 'surrogateescape'   # CSVs are UTF-8; undecodable bytes of a file name are kept as they are
+
 @patch
 def _read_csv(self:Run, path:Path, columns:list)->pd.DataFrame:
     "A CSV artefact with its expected columns (strings kept as strings)."
     import pandas as pd   # here, not at the top: pandas costs ~1.4 s of `barkbook predict` start-up
-    df = pd.read_csv(self._need(path), keep_default_na=False)
+    df = pd.read_csv(self._need(path), keep_default_na=False, encoding_errors=FS_ERRORS)
     missing = [c for c in columns if c not in df.columns]
     if missing: raise RunError(f"{path}: missing columns {missing}; rebuild it ({_MAKER['data']})")
     return df
 
 def _write_csv(path:Path, df:pd.DataFrame)->Path:
     "Write a CSV artefact atomically."
-    with atomic_path(path) as tmp: df.to_csv(tmp, index=False)
+    with atomic_path(path) as tmp: df.to_csv(tmp, index=False, errors=FS_ERRORS)
     return path
 
 # %% ../nbs/15_run.ipynb #130c0f2e
@@ -168,6 +172,18 @@ def read_rejected(self:Run)->pd.DataFrame:
 def write_rejected(self:Run, df:pd.DataFrame)->Path:
     "Save the rejected-files list."
     return _write_csv(self.rejected_path, df[REJECT_COLUMNS])
+
+# %% ../nbs/15_run.ipynb #8c22255c
+@patch(as_prop=True)
+def warnings_path(self:Run)->Path: return self.data_dir/'warnings.csv'
+@patch
+def read_warnings(self:Run)->pd.DataFrame:
+    "Doubts about imported clips (clipped, over full scale, DC offset, too short, digital silence)."
+    return self._read_csv(self.warnings_path, WARNING_COLUMNS)
+@patch
+def write_warnings(self:Run, df:pd.DataFrame)->Path:
+    "Save the clip warnings."
+    return _write_csv(self.warnings_path, df[WARNING_COLUMNS])
 
 # %% ../nbs/15_run.ipynb #3f4cf43f
 @dataclass(frozen=True)
@@ -278,7 +294,7 @@ def open_split(self:Run, split:str, # 'train', 'val' or 'test'
     classes, cfg = self.read_classes(), self.read_feature_config()
     x, y, w = (self._npy(paths[k]) for k in ('x', 'y', 'wave'))
     import pandas as pd   # lazily, as in _read_csv
-    meta = pd.read_csv(self._need(paths['meta']), keep_default_na=False)
+    meta = pd.read_csv(self._need(paths['meta']), keep_default_na=False, encoding_errors=FS_ERRORS)
     if y.ndim != 1: raise RunError(f"{paths['y']}: expected one label per example, got shape {y.shape}")
     sd = SplitData(x, np.asarray(y, dtype=np.int64), w, meta, classes, cfg, split, paths['x'])
     if checks: _check_split(sd, paths, len(classes))

@@ -23,8 +23,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.quick: a.minutes = 1.0
     from barkbook import firmware as fwm
-    from barkbook.features import logmel
-    from barkbook.detector import DetectorConfig, n_steps_for
+    from barkbook.features import FeatureConfig, logmel
+    from barkbook.detector import DetectorConfig
     from threadpoolctl import threadpool_limits
     n = int(a.minutes * 60 * 16000)
     rng = np.random.default_rng(0)
@@ -43,14 +43,14 @@ def main(argv=None):
             rows.append((f"C++ front-end, {name}", f"{us:.2f} µs/frame", f"{1e6 / us:,.0f} frames/s = {1e6 / us / 50:,.0f}x real time"))
         with threadpool_limits(1):
             x = noise.astype(np.float32) / 32768
-            logmel(x[:16000], workers=1)   # warm-up: imports, cached window and filterbank
-            t0 = time.perf_counter(); logmel(x, workers=1); dt = time.perf_counter() - t0
+            logmel(x[:16000], FeatureConfig(), workers=1)   # warm-up: imports, cached window and filterbank
+            t0 = time.perf_counter(); logmel(x, FeatureConfig(), workers=1); dt = time.perf_counter() - t0
         nf = 1 + (n - 512) // 320
         rows.append(("barkbook.features.logmel (numpy, 1 thread)", f"{dt / nf * 1e6:.2f} µs/frame", f"{nf / dt:,.0f} frames/s"))
         us = res["noise (float32 path)"]
         rows.append(("per inference step: streaming (12 new frames)", f"{12 * us:.1f} µs", "what the firmware does"))
         rows.append(("per inference step: recompute the 1-s window (49 frames)", f"{49 * us:.1f} µs", f"{49 / 12:.1f}x the work"))
-        steps = n_steps_for(n)
+        steps = DetectorConfig().grid(FeatureConfig()).n_steps(n)
         sc = rng.dirichlet([1, 1, 1, 1], steps).astype(np.float32)
         (d / "x.i16").write_bytes(noise.tobytes()); sc.tofile(d / "s.f32")
         t0 = time.perf_counter()

@@ -15,14 +15,15 @@ from .core import BarkbookError, atomic_path, sha1_bytes, sha1_file
 from .audio import SAMPLE_RATE, int16_to_float, save_wav
 from .features import FeatureConfig, logmel, plot_logmel
 from .params import DataParams
-from .run import Run, RunError, SPLITS, MANIFEST_COLUMNS, REJECT_COLUMNS, DataRecord, FeatureStoreRecord
+from .run import (Run, RunError, SPLITS, MANIFEST_COLUMNS, REJECT_COLUMNS, WARNING_COLUMNS, FS_ERRORS,
+                          DataRecord, FeatureStoreRecord)
 from .importers import collect_sources, _extract_batch, MIN_EVENT_PEAK_DBFS
 from . import synth
 
 # %% auto #0
-__all__ = ['SYNTH_VERSION', 'DataError', 'plan_synth', 'make_plan', 'assign_splits', 'split_plan', 'make_synth_clips',
-           'import_clips', 'augment_clip', 'augment_train', 'make_manifest', 'make_clips', 'write_features',
-           'build_dataset', 'summary_table', 'plot_examples']
+__all__ = ['SYNTH_VERSION', 'WARNING_KINDS', 'DataError', 'plan_synth', 'make_plan', 'assign_splits', 'split_plan',
+           'make_synth_clips', 'import_clips', 'augment_clip', 'augment_train', 'make_manifest', 'make_clips',
+           'write_features', 'build_dataset', 'summary_table', 'warning_counts', 'printable', 'plot_examples']
 
 # %% ../nbs/18_data.ipynb #06b1e170
 class DataError(BarkbookError):
@@ -69,14 +70,15 @@ def make_plan(p:DataParams)->tuple:
         plan = pd.concat([plan, src], ignore_index=True) if len(plan) else src.copy()
     empty = [c for c in p.classes if not (plan.label == c).any()]
     if empty: raise DataError(f"classes {empty} have no clips: no built-in clips "
-                              f"(clips_per_class={p.clips_per_class}) and no imported files map to them")
+                              f"(clips_per_class={p.clips_per_class}) and no imported files map to them"
+                              + ''.join(f"; rejected {r.path}: {r.reason}" for r in rejected[:3].itertuples()))
     return plan.reset_index(drop=True), rejected
 
 # %% ../nbs/18_data.ipynb #2bacc1df
 def _one_fold(labels, groups, frac, seed):
     "Boolean mask of one stratified, group-disjoint fold holding about `frac` of the rows."
     from sklearn.model_selection import StratifiedGroupKFold   # importing sklearn costs 2-4 s: only here
-    k = int(max(2, min(round(1 / frac), len(set(groups)))))
+    k = int(max(2, min(round(1 / frac), len(set(groups)), pd.Series(labels).value_counts().max())))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', UserWarning)   # "least populated class has fewer than n_splits ..."
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
@@ -171,16 +173,17 @@ def _import_jobs(run:Run, plan:pd.DataFrame)->list:
     "One job per imported source: where it is, what it is, and the stem of its window files."
     jobs = []
     for r in plan[plan.kind == 'import'].itertuples():
-        key = sha1_bytes(f"{r.path}|{r.offset}|{r.duration}".encode())[:10]
+        key = sha1_bytes(f"{r.path}|{r.offset}|{r.duration}".encode('utf-8', FS_ERRORS))[:10]   # any file name
         stem = run.clip_path(f"clips/{r.label}/{_slug(r.source)}/{_slug(Path(r.path).stem)}_{key}")
         jobs.append(dict(path=r.path, label=r.label, group=r.group, split=r.split, source=r.source,
                          offset=float(r.offset), duration=float(r.duration), out_stem=str(stem)))
     return jobs
 
+# %% ../nbs/18_data.ipynb #b7b60b3f
 def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->tuple:
-    "Read the plan's imported sources, write their 1 s windows; (manifest rows, rejected rows)."
+    "Read the plan's imported sources, write their 1 s windows; (manifest rows, rejected rows, warning rows)."
     jobs = _import_jobs(run, plan)
-    rows, rejected = [], []
+    rows, rejected, warns = [], [], []
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     n_jobs = p.n_jobs if len(jobs) >= 32 else 1   # starting worker processes costs seconds
     for res in _run_batches(_extract_batch, batches, n_jobs, 'importing', progress,
@@ -188,10 +191,11 @@ def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->
                             min_event_peak_dbfs=MIN_EVENT_PEAK_DBFS):
         for kind, r in res:
             if kind == 'rejected': rejected.append(r); continue
-            rows.append(dict(path=Path(r['wav']).relative_to(run.data_dir).as_posix(), label=r['label'],
-                             group=r['group'], split=r['split'], source=r['source'], duration=r['duration'],
-                             sha1=r['sha1'], origin=f"{r['path']}@{r['window_s']:.3f}"))
-    return rows, rejected
+            rel, origin = Path(r['wav']).relative_to(run.data_dir).as_posix(), f"{r['path']}@{r['window_s']:.3f}"
+            rows.append(dict(path=rel, label=r['label'], group=r['group'], split=r['split'], source=r['source'],
+                             duration=r['duration'], sha1=r['sha1'], origin=origin))
+            warns += [dict(path=rel, origin=origin, warning=w) for w in r['warnings']]
+    return rows, rejected, warns
 
 # %% ../nbs/18_data.ipynb #5dd93e0a
 def augment_clip(x:np.ndarray, rng:np.random.Generator)->np.ndarray:
@@ -233,28 +237,31 @@ def augment_train(run:Run, manifest:pd.DataFrame, p:DataParams, progress:bool=Tr
     return rows
 
 # %% ../nbs/18_data.ipynb #7ba7a826
+def _stat(f:str)->os.stat_result|None:
+    try: return os.stat(f)
+    except OSError: return None   # missing or not reachable: the importer rejects it with the reason
+
 def _params_key(p:DataParams, plan:pd.DataFrame)->tuple:
     "The parameters that determine the clips (JSON-safe), and their hash with the imported files' identity."
     params = {k: v for k, v in p.to_dict().items() if k != 'n_jobs'}
     params = json.loads(json.dumps(params, default=str))   # paths as strings: JSON-safe and stable
     imp = plan[plan.kind == 'import']
-    stat = [(f, os.path.getsize(f), int(os.path.getmtime(f))) if os.path.exists(f) else (f, -1, -1)
-            for f in imp.path]
+    stat = [(f, s.st_size, int(s.st_mtime), s.st_mode) if (s := _stat(f)) else (f, -1, -1, -1) for f in imp.path]
     key = sha1_bytes(json.dumps(dict(params, synth_version=SYNTH_VERSION, files=stat), sort_keys=True,
                                 default=str).encode())
     return params, key
 
 def _reusable_manifest(run:Run, key:str)->pd.DataFrame|None:
-    "The saved manifest if the data record's key is `key` and every clip exists, else None."
-    try: rec, m = run.read_data_record(), run.read_manifest()
+    "The saved manifest if the data record's key is `key` and every clip (and its warnings) exists, else None."
+    try: rec, m, _ = run.read_data_record(), run.read_manifest(), run.read_warnings()
     except RunError: return None
     return m if rec.key == key and all(run.clip_path(f).exists() for f in m.path) else None
 
 # %% ../nbs/18_data.ipynb #93c5c3f2
 def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame, progress:bool=True)->tuple:
-    "Make the clips of a split plan (synthetic, imported, augmented); (manifest, rejected) — nothing saved."
+    "Make the clips of a split plan (synthetic, imported, augmented); (manifest, rejected, warnings), unsaved."
     rows = make_synth_clips(run, plan, p, progress)
-    irows, irej = import_clips(run, plan, p, progress)
+    irows, irej, iwarn = import_clips(run, plan, p, progress)
     manifest = pd.DataFrame(rows + irows, columns=MANIFEST_COLUMNS)
     gone = [c for c in p.classes if not (manifest.label == c).any()]
     if gone: raise DataError(f"after rejecting unreadable files, classes {gone} have no clips; see the "
@@ -263,7 +270,7 @@ def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFram
         aug = pd.DataFrame(augment_train(run, manifest, p, progress), columns=MANIFEST_COLUMNS)
         manifest = pd.concat([manifest, aug], ignore_index=True)
     rejected = pd.concat([rejected, pd.DataFrame(irej, columns=REJECT_COLUMNS)], ignore_index=True)
-    return manifest, rejected
+    return manifest, rejected, pd.DataFrame(iwarn, columns=WARNING_COLUMNS)
 
 # %% ../nbs/18_data.ipynb #2b2578e8
 def make_clips(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame,
@@ -274,8 +281,8 @@ def make_clips(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame,
     if manifest is not None: return manifest
     run.data_dir.mkdir(parents=True, exist_ok=True)
     run.data_record_path.unlink(missing_ok=True)   # the clips are about to change
-    manifest, rejected = make_manifest(run, p, plan, rejected, progress)
-    run.write_manifest(manifest); run.write_rejected(rejected)
+    manifest, rejected, warns = make_manifest(run, p, plan, rejected, progress)
+    run.write_manifest(manifest); run.write_rejected(rejected); run.write_warnings(warns)
     run.write_data_record(DataRecord(key, params, SYNTH_VERSION, len(manifest)))
     return manifest
 
@@ -315,7 +322,7 @@ def _write_split(run:Run, split:str, m:pd.DataFrame, cfg:FeatureConfig, cid:dict
             _write_rows(tw, s, w); _write_rows(tx, s, logmel(int16_to_float(w), cfg)); bar.update(len(w))
         with open(ty, 'wb') as f: np.save(f, np.array([cid[l] for l in m.label], dtype=np.int64))
         with atomic_path(run.shard_path(split, 'meta')) as tm:
-            m[['path', 'label', 'group', 'source']].to_csv(tm, index=False)
+            m[['path', 'label', 'group', 'source']].to_csv(tm, index=False, errors=FS_ERRORS)
 
 # %% ../nbs/18_data.ipynb #45211241
 def _features_key(manifest:pd.DataFrame, classes, cfg:FeatureConfig)->str:
@@ -375,6 +382,22 @@ def summary_table(manifest:pd.DataFrame, classes=None)->pd.DataFrame:
     t = t.reindex(index=list(classes) if classes else None, columns=list(SPLITS), fill_value=0).fillna(0).astype(int)
     t['total'] = t.sum(axis=1); t.loc['total'] = t.sum(axis=0)
     return t
+
+# %% ../nbs/18_data.ipynb #e0ab072a
+WARNING_KINDS = ('too short', 'clipped', 'over full scale', 'DC offset', 'digital silence')
+
+def warning_counts(warns:pd.DataFrame)->pd.DataFrame:
+    "Imported clips per kind of warning (`barkbook.audio.audio_warnings`), every kind listed."
+    kind = warns.warning.map(lambda w: next((k for k in WARNING_KINDS if w.startswith(k)), w))
+    n = warns.assign(kind=kind).groupby('kind').path.nunique()
+    kinds = list(dict.fromkeys([*WARNING_KINDS, *n.index]))
+    return n.reindex(kinds, fill_value=0).astype(int).rename('clips').rename_axis('warning').to_frame()
+
+# %% ../nbs/18_data.ipynb #a0dc2f22
+def printable(df:pd.DataFrame)->pd.DataFrame:
+    "`df` with undecodable file-name bytes shown as \\xNN: safe to print and to save in a notebook."
+    fix = lambda v: v.encode('utf-8', FS_ERRORS).decode('utf-8', 'backslashreplace') if isinstance(v, str) else v
+    return df.map(fix)
 
 # %% ../nbs/18_data.ipynb #b2e09ff2
 def plot_examples(run:Run, split:str='train', per_class:int=3, seed:int=0):

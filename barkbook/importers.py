@@ -4,7 +4,8 @@
 
 # %% ../nbs/17_importers.ipynb #a913349e
 from __future__ import annotations
-import json, re
+import errno, json, os, re, stat
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -12,16 +13,16 @@ import soundfile as sf
 import soxr
 import yaml
 from .core import BarkbookError, sha1_file
-from .audio import (SAMPLE_RATE, AUDIO_EXTENSIONS, AudioError, load_audio, rms_dbfs, peak_dbfs,
-                            fix_length, save_wav)
+from .audio import (SAMPLE_RATE, AUDIO_EXTENSIONS, DBFS_FLOOR, AudioError, load_audio, to_mono_16k,
+                            rms_dbfs, peak_dbfs, fix_length, save_wav, audio_warnings)
 from .run import SPLITS, REJECT_COLUMNS
 from .synth import synth_clip
 
 # %% auto #0
 __all__ = ['SOURCE_COLUMNS', 'ESC50_MAPPING', 'URBANSOUND8K_MAPPING', 'SPEECH_COMMANDS_MAPPING', 'ESC50_FOLD_SPLITS',
-           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'DataImportError', 'load_mapping',
-           'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50', 'import_urbansound8k',
-           'import_speech_commands', 'import_manifest', 'collect_sources', 'extract_windows']
+           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'BLOCK_S', 'HOP', 'DataImportError',
+           'load_mapping', 'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50', 'import_urbansound8k',
+           'import_speech_commands', 'import_manifest', 'collect_sources', 'choose_windows', 'extract_windows']
 
 # %% ../nbs/17_importers.ipynb #07eabeec
 SOURCE_COLUMNS = ['path', 'label', 'src_label', 'group', 'split', 'source', 'offset', 'duration']
@@ -91,6 +92,61 @@ def _group_of(name:str, pattern:str|None, default:str)->str:
     if pattern and (m := re.search(pattern, name)): return m.group(1)
     return default
 
+# %% ../nbs/17_importers.ipynb #8e3ff289
+def _os_reason(e:OSError)->str:
+    "A short reason for an OSError on a path."
+    if e.errno in (errno.EACCES, errno.EPERM): return "permission denied"
+    if e.errno == errno.ELOOP: return "symlink loop (too many levels of symbolic links)"
+    return e.strerror or str(e)
+
+def _entries(folder:Path)->tuple:
+    "([(path, 'dir' or 'file')], [(path, reason)]): the visible entries of `folder` and the skipped ones."
+    try:
+        with os.scandir(folder) as it: names = sorted(e.name for e in it)
+    except OSError as e: return [], [(str(folder), f"{_os_reason(e)}: folder cannot be listed")]
+    out, skipped = [], []
+    for p in (folder/n for n in names if not n.startswith('.')):
+        try: mode = p.stat().st_mode   # follows symlinks
+        except FileNotFoundError:
+            skipped.append((str(p), f"dangling symlink (to {os.readlink(p)})" if p.is_symlink() else "vanished"))
+            continue
+        except OSError as e: skipped.append((str(p), _os_reason(e))); continue
+        if stat.S_ISDIR(mode): out.append((p, 'dir'))
+        elif stat.S_ISREG(mode): out.append((p, 'file'))
+        else: skipped.append((str(p), "not a regular file (a FIFO, socket or device)"))
+    return out, skipped
+
+# %% ../nbs/17_importers.ipynb #5f144486
+def _walk(folder:Path, seen:dict)->tuple:
+    "(files, skipped) under `folder`; `seen` maps each real folder already taken to its path."
+    entries, skipped = _entries(folder)
+    files = [p for p, kind in entries if kind == 'file']
+    for p in (p for p, kind in entries if kind == 'dir'):
+        real = p.resolve()
+        if real in seen:
+            why = 'symlink loop: leads back to' if seen[real] in p.parents else 'same folder as'
+            skipped.append((str(p), f"{why} {seen[real]}")); continue
+        seen[real] = p
+        f, s = _walk(p, seen); files += f; skipped += s
+    return sorted(files), skipped
+
+# %% ../nbs/17_importers.ipynb #cf223d6b
+def _class_rows(folder:Path, label:str, root:Path, group_pattern, source:str, seen:dict)->tuple:
+    "Source rows and rejected paths of one class folder."
+    files, rejected = _walk(folder, seen)
+    sounds = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
+    rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of "
+                          f"{', '.join(AUDIO_EXTENSIONS)})") for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+    if not sounds and not any(r[0] == str(folder) for r in rejected):
+        raise DataImportError(f"{folder}: class folder '{folder.name}' holds no sound files"
+                              + ''.join(f"; skipped {p}: {why}" for p, why in rejected[:3]))
+    rows = []
+    for p in sounds:
+        rel = p.relative_to(root).with_suffix('').as_posix()
+        group = f"{source}:{_group_of(p.name, group_pattern, rel)}"
+        rows.append((str(p.resolve()), label, folder.name, group, '', source, 0.0, np.nan))
+    return rows, rejected
+
 # %% ../nbs/17_importers.ipynb #8d33ca7e
 def import_folders(root,                    # folder holding one sub-folder per label
                    classes,                 # project classes
@@ -98,26 +154,20 @@ def import_folders(root,                    # folder holding one sub-folder per 
                    group_pattern:str|None=None, # regex with one group taken from the file name
                    source:str|None=None,    # data-set name (default: folder name)
                   )->tuple:
-    "Sources and rejected files of a folder-per-class tree."
+    "Sources and rejected files of a folder-per-class tree; every path skipped is rejected with its reason."
     root = Path(root)
     if not root.is_dir(): raise DataImportError(f"{root}: class-folder root not found")
     source = source or root.name
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not folders: raise DataImportError(f"{root}: no class folders inside")
+    entries, rejected = _entries(root)
+    folders = [p for p, kind in entries if kind == 'dir']
+    if not folders: raise DataImportError(f"{root}: no class folders inside" + ''.join(f" ({r})" for _, r in rejected[:1]))
+    rejected += [(str(p), "not inside a class folder") for p, kind in entries if kind == 'file']
     labels = map_labels([p.name for p in folders], mapping, classes, str(root))
-    rows, rejected = [], []
+    seen, rows = {root.resolve(): root, **{f.resolve(): f for f in folders}}, []
     for folder, label in zip(folders, labels):
         if label is None: continue
-        files = sorted(p for p in folder.rglob('*') if p.is_file() and not p.name.startswith('.'))
-        sounds = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
-        others = [p for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
-        rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of "
-                              f"{', '.join(AUDIO_EXTENSIONS)})") for p in others]
-        if not sounds: raise DataImportError(f"{folder}: class folder '{folder.name}' holds no sound files")
-        for p in sounds:
-            rel = p.relative_to(root).with_suffix('').as_posix()
-            group = f"{source}:{_group_of(p.name, group_pattern, rel)}"
-            rows.append((str(p.resolve()), label, folder.name, group, '', source, 0.0, np.nan))
+        r, rej = _class_rows(folder, label, root, group_pattern, source, seen)
+        rows += r; rejected += rej
     return _sources(rows), _rejects(rejected)
 
 # %% ../nbs/17_importers.ipynb #656ff6a1
@@ -204,34 +254,51 @@ def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tupl
             rows.append((str(p.resolve()), label, folder.name, group, split, 'speech_commands', 0.0, np.nan))
     return _sources(rows), _rejects(rejected)
 
+# %% ../nbs/17_importers.ipynb #f695e412
+def _seconds(r:dict, key:str, default:float, where:str)->float:
+    "Field `key` of manifest line `r` in seconds (`default` when absent or null); ValueError says why not."
+    v = r.get(key)
+    if v is None: return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise ValueError(f"{where}: {key} must be a number of seconds, got {v!r}")
+    return float(v)
+
 # %% ../nbs/17_importers.ipynb #ea737307
-def _manifest_row(r, path:Path, i:int)->tuple:
-    "The source row of line `i` of manifest `path` (parsed JSON `r`), label still unmapped."
+def _manifest_row(r, path:Path)->tuple:
+    "The source row of one parsed line `r` of manifest `path`, label still unmapped; ValueError says why not."
     if not isinstance(r, dict) or 'audio_filepath' not in r or 'label' not in r:
-        raise DataImportError(f"{path}:{i}: each line needs 'audio_filepath' and 'label'")
-    if r.get('split', '') not in ('',) + SPLITS:
-        raise DataImportError(f"{path}:{i}: unknown split {r['split']!r}")
-    f = Path(r['audio_filepath']); f = f if f.is_absolute() else path.parent/f
-    dur = r.get('duration'); off = r.get('offset', 0.0) or 0.0
-    group = str(r.get('group') or f"manifest:{r['audio_filepath']}")
+        raise ValueError("each line needs 'audio_filepath' and 'label'")
+    a = r['audio_filepath']
+    if not isinstance(a, str) or not a: raise ValueError(f"audio_filepath must be a file name, got {a!r}")
+    if r.get('split', '') not in ('',) + SPLITS: raise ValueError(f"{a}: unknown split {r['split']!r}")
+    off, dur = _seconds(r, 'offset', 0.0, a), _seconds(r, 'duration', np.nan, a)
+    if off < 0: raise ValueError(f"{a}: negative offset {off} s")
+    if dur <= 0: raise ValueError(f"{a}: duration must be > 0 s, got {dur}")
+    f = Path(a); f = f if f.is_absolute() else path.parent/f
+    group = str(r.get('group') or f"manifest:{a}")
     return (str(f.resolve()), None, str(r['label']), group, r.get('split', '') or '', f"manifest:{path.stem}",
-            float(off), np.nan if dur is None else float(dur))
+            off, dur)
 
 # %% ../nbs/17_importers.ipynb #ae6be7be
 def import_manifest(path, classes, mapping=None)->tuple:
-    "Sources listed in a JSON-lines manifest."
+    "Sources listed in a JSON-lines manifest; a bad or repeated line is rejected as `manifest:line`."
     path = Path(path)
     if not path.exists(): raise DataImportError(f"{path}: manifest not found")
-    rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError as e: raise DataImportError(f"{path}:{i}: not valid JSON ({e})") from None
-        rows.append(_manifest_row(r, path, i))
-    if not rows: raise DataImportError(f"{path}: manifest has no entries")
+    text = path.read_text(encoding='utf-8', errors='surrogateescape')   # a name's raw bytes kept
+    lines = [(i, l) for i, l in enumerate(text.splitlines(), 1) if l.strip()]
+    if not lines: raise DataImportError(f"{path}: manifest has no entries")
+    rows, rejected, first = [], [], {}
+    for i, line in lines:
+        try: row = _manifest_row(json.loads(line), path)
+        except json.JSONDecodeError as e: rejected.append((f"{path}:{i}", f"not valid JSON ({e})")); continue
+        except ValueError as e: rejected.append((f"{path}:{i}", str(e))); continue
+        key = (row[0], row[2], row[6], None if np.isnan(row[7]) else row[7])   # file, label, part
+        if key in first:
+            rejected.append((f"{path}:{i}", f"{row[0]}: duplicate of line {first[key]} (imported once)")); continue
+        first[key] = i; rows.append(row)
     df = _sources(rows)
     df['label'] = map_labels(df.src_label, mapping, classes, str(path))
-    return df[df.label.notna()].reset_index(drop=True), _rejects([])
+    return df[df.label.notna()].reset_index(drop=True), _rejects(rejected)
 
 # %% ../nbs/17_importers.ipynb #eceaca87
 IMPORTERS = dict(folders=import_folders, esc50=import_esc50, urbansound8k=import_urbansound8k,
@@ -253,55 +320,115 @@ def collect_sources(imports:list, classes)->tuple:
     return src, (pd.concat(rejs, ignore_index=True) if rejs else _rejects([]))
 
 # %% ../nbs/17_importers.ipynb #3ea9b605
-def extract_windows(x:np.ndarray,                # float samples at 16 kHz
-                    event:bool,                  # True: keep only windows holding the event
-                    max_windows:int=10,          # at most this many windows
-                    n:int=SAMPLE_RATE,           # window length in samples
-                    event_range_db:float=10.0,   # event windows: within this many dB of the loudest
-                   )->list:
-    "Start samples of the 1 s windows to keep from `x`."
-    if len(x) <= n: return [0]
+def _chunk_energy(x:np.ndarray, hop:int)->np.ndarray:
+    "Sum of squares (float64) of each whole `hop`-sample chunk of `x`."
+    m = len(x) // hop * hop
+    return np.square(np.asarray(x[:m], np.float64)).reshape(-1, hop).sum(axis=1)
+
+def choose_windows(length:int,                # samples of the recording at 16 kHz
+                   energy:np.ndarray,         # sum of squares of each whole n/4-sample chunk
+                   event:bool,                # True: keep only windows holding the event
+                   max_windows:int=10,        # at most this many windows
+                   n:int=SAMPLE_RATE,         # window length in samples (a multiple of 4)
+                   event_range_db:float=10.0, # event windows: within this many dB of the loudest
+                  )->list:
+    "Start samples of the windows to keep from a recording known by its length and chunk energies."
+    if length <= n: return [0]
     if not event:   # back to back; a remainder of at least n/4 adds one last window aligned to the end
-        starts = list(range(0, len(x) - n + 1, n))
-        if len(x) - (starts[-1] + n) >= n // 4: starts.append(len(x) - n)
+        starts = list(range(0, length - n + 1, n))
+        if length - (starts[-1] + n) >= n // 4: starts.append(length - n)
         return starts[:max_windows]
     hop = n // 4
-    starts = np.arange(0, len(x) - n + 1, hop)
-    e = np.asarray(rms_dbfs(np.lib.stride_tricks.sliding_window_view(x, n)[::hop][:len(starts)]))
+    ms = 2 * np.lib.stride_tricks.sliding_window_view(energy, 4).sum(axis=1) / n   # window i: chunks i..i+3
+    e = np.maximum(10 * np.log10(np.maximum(ms, 1e-30)), DBFS_FLOOR)              # its level, as rms_dbfs
     keep = []
     for i in np.argsort(-e, kind='stable'):
         if e[i] < e.max() - event_range_db or len(keep) >= max_windows: break
-        if all(abs(int(starts[i]) - k) >= n // 2 for k in keep): keep.append(int(starts[i]))
+        if all(abs(int(i) * hop - k) >= n // 2 for k in keep): keep.append(int(i) * hop)
     return sorted(keep)
+
+# %% ../nbs/17_importers.ipynb #d558105b
+def extract_windows(x:np.ndarray,                # float samples at 16 kHz
+                    event:bool,                  # True: keep only windows holding the event
+                    max_windows:int=10,          # at most this many windows
+                    n:int=SAMPLE_RATE,           # window length in samples (a multiple of 4)
+                    event_range_db:float=10.0,   # event windows: within this many dB of the loudest
+                   )->list:
+    "Start samples of the 1 s windows to keep from `x`."
+    return choose_windows(len(x), _chunk_energy(x, n // 4), event, max_windows, n, event_range_db)
 
 # %% ../nbs/17_importers.ipynb #cf517e4d
 MIN_EVENT_PEAK_DBFS = -60.0   # an event file quieter than this is rejected as silent
+BLOCK_S = 20.0                # seconds decoded at a time: a worker's memory is bounded for any file length
+HOP = SAMPLE_RATE // 4        # samples per energy chunk (0.25 s)
 
-def _read_source(job:dict, event:bool, min_event_peak_dbfs:float)->np.ndarray:
-    "The samples of a source (its offset/duration part); AudioError says why one cannot be used."
+def _blocks(path, offset:float=0.0, duration:float|None=None, block_s:float=BLOCK_S):
+    "The part of a sound file from `offset` for `duration` s as float32 16 kHz mono blocks of `block_s` s."
+    yield load_audio(path, offset=offset, duration=block_s if duration is None else min(block_s, duration))
+    with sf.SoundFile(os.fsencode(path)) as f:   # a bytes name: any file name opens
+        sr = f.samplerate; start, step = round(offset * sr), round(block_s * sr)
+        end = f.frames if duration is None else min(f.frames, start + round(duration * sr))
+        if start + step >= end: return
+        f.seek(start + step)
+        try:
+            for b in f.blocks(blocksize=step, frames=end - start - step, dtype='float32', always_2d=True):
+                yield to_mono_16k(b, sr, source=path, channel_axis=1)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AudioError(path, f"not a readable sound file ({e})") from None
+
+# %% ../nbs/17_importers.ipynb #9319388d
+@dataclass
+class _Scan:
+    "One pass over a source: length (16 kHz samples), peak, 0.25 s chunk energies, samples if one block."
+    n:int; peak:float; energy:np.ndarray; x:np.ndarray|None
+
+def _scan(path, offset:float=0.0, duration:float|None=None, block_s:float=BLOCK_S)->_Scan:
+    "Read a source's part block by block, keeping its length, peak and chunk energies."
+    n, peak, parts, carry, x1 = 0, 0.0, [], np.zeros(0, np.float32), None
+    for k, x in enumerate(_blocks(path, offset, duration, block_s)):
+        x1 = x if k == 0 else None
+        n += len(x); peak = max(peak, float(np.abs(x).max(initial=0.0)))
+        y = np.concatenate([carry, x]); m = len(y) // HOP * HOP
+        parts.append(_chunk_energy(y[:m], HOP)); carry = y[m:]
+    return _Scan(n, peak, np.concatenate(parts), x1)
+
+# %% ../nbs/17_importers.ipynb #da636361
+def _read_source(job:dict, event:bool, min_event_peak_dbfs:float, block_s:float=BLOCK_S)->_Scan:
+    "One pass over a source (its offset/duration part); AudioError says why it cannot be used."
     path, label, dur = job['path'], job['label'], job['duration']
-    x = load_audio(path, offset=job['offset'], duration=None if dur is None or np.isnan(dur) else dur)
-    if len(x) < SAMPLE_RATE // 10:
-        raise AudioError(path, f"too short ({len(x)} samples at 16 kHz; need >= 0.1 s)")
-    if not np.any(x): raise AudioError(path, "silent: every sample is zero")
-    if event and peak_dbfs(x) < min_event_peak_dbfs:
-        raise AudioError(path, f"silent: peak {peak_dbfs(x):.1f} dBFS is below {min_event_peak_dbfs} dBFS "
-                               f"for an event class ({label})")
-    return x
+    s = _scan(path, job['offset'], None if dur is None or np.isnan(dur) else dur, block_s)
+    if s.n < SAMPLE_RATE // 10: raise AudioError(path, f"too short ({s.n} samples at 16 kHz; need >= 0.1 s)")
+    if s.peak == 0: raise AudioError(path, "silent: every sample is zero")
+    pk = float(peak_dbfs(np.array([s.peak])))
+    if event and pk < min_event_peak_dbfs:
+        raise AudioError(path, f"silent: peak {pk:.1f} dBFS is below {min_event_peak_dbfs} dBFS for an event "
+                               f"class ({label})")
+    return s
+
+# %% ../nbs/17_importers.ipynb #fe93d5d7
+def _window(job:dict, scan:_Scan, s:int, margin_s:float=0.1)->np.ndarray:
+    "The (up to) 1 s window at sample `s` of a source's part, float32 at 16 kHz."
+    if scan.x is not None: return scan.x[s:s + SAMPLE_RATE]
+    t = job['offset'] + s / SAMPLE_RATE; a = min(margin_s, t)
+    x = load_audio(job['path'], offset=t - a, duration=1.0 + a + margin_s)
+    i = round(a * SAMPLE_RATE)
+    return x[i:i + SAMPLE_RATE]
 
 # %% ../nbs/17_importers.ipynb #cf517e4e
-def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbfs:float)->list:
+def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbfs:float,
+                   block_s:float=BLOCK_S)->list:
     "Worker: read sources, cut windows, save them as WAVs; returns ('ok', row) / ('rejected', row) tuples."
     out = []
     for job in jobs:
         event, out_stem = job['label'] in event_classes, Path(job['out_stem'])
-        try: x = _read_source(job, event, min_event_peak_dbfs)
+        try:
+            scan = _read_source(job, event, min_event_peak_dbfs, block_s)
+            starts = choose_windows(scan.n, scan.energy, event, max_windows)
+            wins = [_window(job, scan, s) for s in starts]
         except AudioError as e:
             out.append(('rejected', dict(path=job['path'], reason=e.reason))); continue
-        for k, s in enumerate(extract_windows(x, event, max_windows)):
-            w = fix_length(x[s:s + SAMPLE_RATE], SAMPLE_RATE)
-            p = out_stem.parent/f"{out_stem.name}_w{k:02d}.wav"
-            save_wav(p, w)
-            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE,
-                                   sha1=sha1_file(p), duration=SAMPLE_RATE / SAMPLE_RATE)))
+        for k, (s, w) in enumerate(zip(starts, wins)):
+            p = save_wav(out_stem.parent/f"{out_stem.name}_w{k:02d}.wav", fix_length(w, SAMPLE_RATE))
+            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE, sha1=sha1_file(p),
+                                   duration=1.0, warnings=audio_warnings(w, SAMPLE_RATE))))
     return out

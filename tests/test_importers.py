@@ -1,6 +1,8 @@
 """Importers end to end (each layout's own tests live in nbs/17_importers): fixture trees of every supported
-layout with bad files, imported through build_dataset on worker processes, read back through Run."""
-import json
+layout with bad files and bad manifest lines, imported through build_dataset on worker processes, read back through
+Run; unreadable files and folders with root's file capabilities dropped; the memory of one long recording in a
+fresh process; the 01 report on odd input through papermill."""
+import importlib.util, json, os, shlex, shutil, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
@@ -94,6 +96,8 @@ def trees(tmp_path_factory):
             p = write_fixture_clip(m/'audio'/f"{c}_{g}.wav", c, group=g, seconds=3)
             lines.append(dict(audio_filepath=f"audio/{c}_{g}.wav", offset=0.5, duration=2.0, label=c.upper()))
     lines.append(dict(audio_filepath='audio/missing.wav', duration=1.0, label='DOG_BARK'))
+    lines += [dict(lines[0], duration='abc'), dict(lines[1], offset='x'), dict(lines[2], offset=-1.0),
+              dict(lines[3], duration=0), dict(lines[4], duration=-2.0), lines[5]]   # lines 11-16: bad, then a repeat
     (m/'train.jsonl').write_text('\n'.join(json.dumps(l) for l in lines) + '\n')
     t['manifest'] = m/'train.jsonl'
     return t
@@ -119,7 +123,16 @@ def test_build_from_all_layouts(trees, tmp_path):
     assert 'not a sound file extension' in reasons['README.txt']
     assert 'file not found' in reasons['missing.wav']
     assert 'truncated' in reasons['1-101-B-1.wav']   # the damaged ESC-50 file (RIFF header, no data chunk)
-    assert len(rej) >= 8
+    lines = rej[rej.path.str.contains('train.jsonl:')]
+    bad = dict(zip(lines.path.map(lambda p: int(p.rsplit(':', 1)[1])), lines.reason))
+    assert bad == {11: "audio/dog_bark_0.wav: duration must be a number of seconds, got 'abc'",
+                   12: "audio/dog_bark_1.wav: offset must be a number of seconds, got 'x'",
+                   13: 'audio/dog_bark_2.wav: negative offset -1.0 s',
+                   14: 'audio/speech_0.wav: duration must be > 0 s, got 0.0',
+                   15: 'audio/speech_1.wav: duration must be > 0 s, got -2.0',
+                   16: f"{(trees['manifest'].parent/'audio'/'speech_2.wav').resolve()}: duplicate of line 6 (imported once)"}
+    assert man.origin.str.contains('speech_2.wav@').sum() == 2   # the repeated line imported once: 2 windows of 2 s
+    assert len(rej) >= 14
     # no group crosses splits; official folds/lists kept
     assert man.groupby('group').split.nunique().max() == 1
     esc = man[man.source == 'esc50']
@@ -132,3 +145,93 @@ def test_build_from_all_layouts(trees, tmp_path):
     assert (man.duration == 1.0).all()
     te = run.open_split('test')
     assert len(te) == (man.split == 'test').sum() and set(te.meta.label) <= set(CLASSES)
+
+
+# ---------------------------------------------------------------- unreadable paths (EACCES), as a user without root's override
+CAPSH = shutil.which("capsh")
+BUILD = """import json, sys
+from dataclasses import replace
+from barkbook.data import build_dataset
+from barkbook.params import smoke_params
+from barkbook.run import Run
+run = Run(sys.argv[2])
+p = replace(smoke_params('01_generate_data'), classes=['dog_bark', 'ambient'], clips_per_class=0, n_jobs=1,
+            imports=[dict(kind='folders', path=sys.argv[1])])
+build_dataset(run, p, progress=False)
+print(json.dumps(dict(rejected=run.read_rejected().values.tolist(), origins=sorted(run.read_manifest().origin))))
+"""
+
+
+@pytest.mark.skipif(CAPSH is None or os.geteuid() != 0,
+                    reason="needs capsh and root to drop the capabilities that override file permissions")
+def test_unreadable_and_odd_paths_are_rejected_and_the_rest_imported(tmp_path):
+    "F1 + F9: a locked file, a locked sub-folder, a dangling link, a symlink loop and a FIFO each get a rejected row."
+    src = tmp_path.resolve()/'src'
+    for c in ('dog_bark', 'ambient'):
+        for g in range(3): write_fixture_clip(src/c/f'{c}{g}.wav', c, group=g)
+    locked = write_fixture_clip(src/'dog_bark'/'locked.wav', group=7)
+    private = src/'ambient'/'private'; write_fixture_clip(private/'a.wav', 'ambient', group=8)
+    (src/'dog_bark'/'old.wav').symlink_to(src/'gone.wav')
+    (src/'ambient'/'loop').symlink_to(src/'ambient')
+    os.mkfifo(src/'ambient'/'pipe.wav')
+    locked.chmod(0); private.chmod(0)
+    try:
+        r = subprocess.run([CAPSH, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c",
+                            f"{shlex.quote(sys.executable)} -c {shlex.quote(BUILD)} {src} {tmp_path/'run'}"],
+                           capture_output=True, text=True, timeout=300)
+    finally: private.chmod(0o755)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {Path(p).relative_to(src).as_posix(): why for p, why in out['rejected']} == {
+        'dog_bark/locked.wav': 'permission denied',
+        'ambient/private': 'permission denied: folder cannot be listed',
+        'dog_bark/old.wav': f"dangling symlink (to {src/'gone.wav'})",
+        'ambient/loop': f"symlink loop: leads back to {src/'ambient'}",
+        'ambient/pipe.wav': 'not a regular file (a FIFO, socket or device)'}
+    assert {Path(o.split('@')[0]).name for o in out['origins']} == {f'{c}{g}.wav' for c in ('dog_bark', 'ambient')
+                                                                   for g in range(3)}
+
+
+# ---------------------------------------------------------------- memory of one long recording (F5)
+def _bench_memory():
+    spec = importlib.util.spec_from_file_location('bench_memory', Path(__file__).parent.parent/'benchmarks'/'bench_memory.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+
+def test_long_recording_is_imported_in_bounded_memory(tmp_path):
+    "A 20-minute 8 kHz event recording adds < 60 MB to a fresh worker process (reading it whole added ~1.2 GB)."
+    bm = _bench_memory()
+    wav = tmp_path/'long.wav'; bm.make_recording(wav, 1 / 3)
+    r = subprocess.run([sys.executable, bm.__file__, '--child', str(wav), 'dog_bark', str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    assert m['windows'] == 10 and m['peak_rss_mb'] - m['rss_after_imports_mb'] < 60, m
+
+
+# ---------------------------------------------------------------- the 01 report on odd input (F3, F6, F10)
+def test_data_report_lists_rejected_lines_and_clip_warnings(tmp_path, monkeypatch):
+    "01_generate_data through papermill: a non-UTF-8 clipped file, a 0.5 s file, a bad manifest line -> shown."
+    import nbformat, papermill as pm
+    src = tmp_path/'src'
+    for c in ('dog_bark', 'ambient'):
+        for g in range(3): write_fixture_clip(src/c/f'{c}{g}.wav', c, group=g)
+    x, _ = sf.read(src/'dog_bark'/'dog_bark0.wav')
+    sf.write(os.fsencode(src/'dog_bark') + b'/caf\xe9.wav', np.clip(3 * x / np.abs(x).max(), -1, 1), 16000)
+    sf.write(src/'ambient'/'half.wav', x[:8000], 16000)
+    (tmp_path/'m.jsonl').write_text(json.dumps(dict(audio_filepath='src/ambient/ambient0.wav', label='ambient',
+                                                    offset='x')) + '\n')
+    monkeypatch.setenv('IN_TEST', '1')
+    nbs = Path(__file__).parent.parent/'nbs'
+    params = dict(run_dir=str(tmp_path/'run'), classes=['dog_bark', 'ambient'], clips_per_class=0, n_jobs=1,
+                  imports=[dict(kind='folders', path=str(src)), dict(kind='manifest', path=str(tmp_path/'m.jsonl'))])
+    pm.execute_notebook(str(nbs/'01_generate_data.ipynb'), str(tmp_path/'01.ipynb'), parameters=params,
+                        kernel_name='python3', cwd=str(nbs), progress_bar=False)
+    nb = nbformat.read(str(tmp_path/'01.ipynb'), 4)
+    text = '\n'.join(o.get('text', '') + o.get('data', {}).get('text/html', '') for c in nb.cells if c.cell_type == 'code'
+                     for o in c.outputs)
+    assert f"{tmp_path/'m.jsonl'}:1" in text and "offset must be a number of seconds, got 'x'" in text
+    assert 'caf\\xe9.wav@0.000' in text and 'clipped:' in text and 'too short: 0.50 s' in text
+    counts = Run(tmp_path/'run').read_warnings()
+    assert {Path(p.split('@')[0]).name for p in counts.origin} >= {os.fsdecode(b'caf\xe9.wav'), 'half.wav'}

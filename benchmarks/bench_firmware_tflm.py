@@ -6,7 +6,7 @@
     C kernels -O2 -DNDEBUG;
 (b) arena_used_bytes after NeuralNetwork::initialize() on x86-64 and with 32-bit pointers (g++ -m32);
 (c) Xtensa (xtensa-lx106-elf-g++ -O2 -DNDEBUG) code and data bytes per part of the whole firmware, ESP-NN kernels;
-(d) lx106 instructions per inference and per front-end frame in qemu-system-xtensa (benchmarks/bench_firmware_qemu.py).
+(d) lx106 instructions per inference and per front-end frame in qemu-system-xtensa (barkbook.firmware.qemu_counts).
 Host numbers are x86-64 wall time on a shared machine; they are not ESP32 timings.
 Usage: python benchmarks/bench_firmware_tflm.py [--windows 300] [--quick]
 """
@@ -53,7 +53,27 @@ def main(argv=None):
             for r in sizes.itertuples(): print(f"| {r.part} | {r.text:,} | {r.rodata:,} | {r.data:,} | {r.bss:,} |")
         else:
             print("\n(xtensa toolchain not installed: sizes skipped)")
+        qemu(fwm, d)
     return 0
+
+
+def qemu(fwm, d):
+    "(d) instructions on the lx106 core of qemu-system-xtensa, ESP-NN and reference kernels."
+    try:
+        runs = [fwm.qemu_counts(d / "qemu", v) for v in ("esp_nn", "reference")]
+    except fwm.FirmwareError as e:
+        print(f"\n(lx106 instruction counts skipped: {str(e).splitlines()[0]})"); return
+    print("\n# lx106 core in qemu-system-xtensa -M sim -icount shift=0 (instructions, from CCOUNT)\n")
+    print("| kernels | one inference | NeuralNetwork::initialize | front-end frame (float path) | front-end frame (double path) |")
+    print("|---|---:|---:|---:|---:|")
+    for r in runs:
+        print(f"| {r['variant']} | {r['inference_instructions']:,} | {r['initialize_instructions']:,} | "
+              f"{r['frontend_frame_instructions']:,} | {r['frontend_frame_square_instructions']:,} |")
+    print("\nCaveats: lx106 (the ESP8266's core) has no FPU, no hardware divide and no windowed registers, so float, double"
+          "\nand division run in software here (SoftFloat, C loops); the ESP32's LX6 has a single-precision FPU and hardware"
+          "\ndivide. Instructions are not ESP32 cycles: loads, branches and multiplies take different cycle counts, and"
+          "\nflash cache misses are not modelled. The int8 inference is integer code and carries over best; the front-end"
+          "\nframe is float code and is far cheaper on the ESP32 than here.")
 
 
 if __name__ == "__main__":

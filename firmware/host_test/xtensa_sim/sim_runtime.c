@@ -148,3 +148,11 @@ double __floatsidf(int32_t a) { return f64(i32_to_f64(a)); }
 double __floatunsidf(uint32_t a) { return f64(ui32_to_f64(a)); }
 double __floatdidf(int64_t a) { return f64(i64_to_f64(a)); }
 double __floatundidf(uint64_t a) { return f64(ui64_to_f64(a)); }
+
+// ---- what the C++ code and picolibc expect from an OS: one thread, abort() exits ----
+int __cxa_guard_acquire(uint64_t* guard) { return *(volatile uint8_t*)guard == 0; }   // function-local statics
+void __cxa_guard_release(uint64_t* guard) { *(volatile uint8_t*)guard = 1; }
+void __cxa_guard_abort(uint64_t* guard) { (void)guard; }
+void __cxa_pure_virtual(void) { _exit(134); }
+int getpid(void) { return 1; }
+int kill(int pid, int sig) { (void)pid; _exit(128 + sig); }

@@ -173,7 +173,7 @@ def _import_jobs(run:Run, plan:pd.DataFrame)->list:
     "One job per imported source: where it is, what it is, and the stem of its window files."
     jobs = []
     for r in plan[plan.kind == 'import'].itertuples():
-        key = sha1_bytes(f"{r.path}|{r.offset}|{r.duration}".encode('utf-8', FS_ERRORS))[:10]   # any file name
+        key = sha1_bytes(f"{r.path}|{r.offset}|{r.duration}".encode('utf-8', FS_ERRORS))[:10]
         stem = run.clip_path(f"clips/{r.label}/{_slug(r.source)}/{_slug(Path(r.path).stem)}_{key}")
         jobs.append(dict(path=r.path, label=r.label, group=r.group, split=r.split, source=r.source,
                          offset=float(r.offset), duration=float(r.duration), out_stem=str(stem)))
@@ -181,7 +181,7 @@ def _import_jobs(run:Run, plan:pd.DataFrame)->list:
 
 # %% ../nbs/18_data.ipynb #b7b60b3f
 def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->tuple:
-    "Read the plan's imported sources, write their 1 s windows; (manifest rows, rejected rows, warning rows)."
+    "Read the plan's imported sources, write their 1 s windows; (manifest, rejected, warning rows)."
     jobs = _import_jobs(run, plan)
     rows, rejected, warns = [], [], []
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
@@ -191,9 +191,10 @@ def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->
                             min_event_peak_dbfs=MIN_EVENT_PEAK_DBFS):
         for kind, r in res:
             if kind == 'rejected': rejected.append(r); continue
-            rel, origin = Path(r['wav']).relative_to(run.data_dir).as_posix(), f"{r['path']}@{r['window_s']:.3f}"
-            rows.append(dict(path=rel, label=r['label'], group=r['group'], split=r['split'], source=r['source'],
-                             duration=r['duration'], sha1=r['sha1'], origin=origin))
+            rel = Path(r['wav']).relative_to(run.data_dir).as_posix()
+            origin = f"{r['path']}@{r['window_s']:.3f}"
+            rows.append(dict(path=rel, label=r['label'], group=r['group'], split=r['split'],
+                             source=r['source'], duration=r['duration'], sha1=r['sha1'], origin=origin))
             warns += [dict(path=rel, origin=origin, warning=w) for w in r['warnings']]
     return rows, rejected, warns
 
@@ -246,20 +247,22 @@ def _params_key(p:DataParams, plan:pd.DataFrame)->tuple:
     params = {k: v for k, v in p.to_dict().items() if k != 'n_jobs'}
     params = json.loads(json.dumps(params, default=str))   # paths as strings: JSON-safe and stable
     imp = plan[plan.kind == 'import']
-    stat = [(f, s.st_size, int(s.st_mtime), s.st_mode) if (s := _stat(f)) else (f, -1, -1, -1) for f in imp.path]
+    stat = [(f, s.st_size, int(s.st_mtime), s.st_mode) if (s := _stat(f)) else (f, -1, -1, -1)
+            for f in imp.path]   # size, time and permissions: a file made readable is imported again
     key = sha1_bytes(json.dumps(dict(params, synth_version=SYNTH_VERSION, files=stat), sort_keys=True,
                                 default=str).encode())
     return params, key
 
 def _reusable_manifest(run:Run, key:str)->pd.DataFrame|None:
-    "The saved manifest if the data record's key is `key` and every clip (and its warnings) exists, else None."
+    "The saved manifest if the data record's key is `key` and every clip and the warnings exist, else None."
     try: rec, m, _ = run.read_data_record(), run.read_manifest(), run.read_warnings()
     except RunError: return None
     return m if rec.key == key and all(run.clip_path(f).exists() for f in m.path) else None
 
 # %% ../nbs/18_data.ipynb #93c5c3f2
-def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame, progress:bool=True)->tuple:
-    "Make the clips of a split plan (synthetic, imported, augmented); (manifest, rejected, warnings), unsaved."
+def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame,
+                  progress:bool=True)->tuple:
+    "Make the clips of a split plan (synthetic, imported, augmented): (manifest, rejected, warnings)."
     rows = make_synth_clips(run, plan, p, progress)
     irows, irej, iwarn = import_clips(run, plan, p, progress)
     manifest = pd.DataFrame(rows + irows, columns=MANIFEST_COLUMNS)
@@ -396,8 +399,8 @@ def warning_counts(warns:pd.DataFrame)->pd.DataFrame:
 # %% ../nbs/18_data.ipynb #a0dc2f22
 def printable(df:pd.DataFrame)->pd.DataFrame:
     "`df` with undecodable file-name bytes shown as \\xNN: safe to print and to save in a notebook."
-    fix = lambda v: v.encode('utf-8', FS_ERRORS).decode('utf-8', 'backslashreplace') if isinstance(v, str) else v
-    return df.map(fix)
+    fix = lambda v: v.encode('utf-8', FS_ERRORS).decode('utf-8', 'backslashreplace')
+    return df.map(lambda v: fix(v) if isinstance(v, str) else v)
 
 # %% ../nbs/18_data.ipynb #b2e09ff2
 def plot_examples(run:Run, split:str='train', per_class:int=3, seed:int=0):

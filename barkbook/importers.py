@@ -20,9 +20,10 @@ from .synth import synth_clip
 
 # %% auto #0
 __all__ = ['SOURCE_COLUMNS', 'ESC50_MAPPING', 'URBANSOUND8K_MAPPING', 'SPEECH_COMMANDS_MAPPING', 'ESC50_FOLD_SPLITS',
-           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'BLOCK_S', 'HOP', 'DataImportError',
-           'load_mapping', 'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50', 'import_urbansound8k',
-           'import_speech_commands', 'import_manifest', 'collect_sources', 'choose_windows', 'extract_windows']
+           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'BLOCK_S', 'MAX_BLOCK_VALUES', 'HOP',
+           'DataImportError', 'load_mapping', 'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50',
+           'import_urbansound8k', 'import_speech_commands', 'import_manifest', 'collect_sources', 'choose_windows',
+           'extract_windows']
 
 # %% ../nbs/17_importers.ipynb #07eabeec
 SOURCE_COLUMNS = ['path', 'label', 'src_label', 'group', 'split', 'source', 'offset', 'duration']
@@ -100,7 +101,7 @@ def _os_reason(e:OSError)->str:
     return e.strerror or str(e)
 
 def _entries(folder:Path)->tuple:
-    "([(path, 'dir' or 'file')], [(path, reason)]): the visible entries of `folder` and the skipped ones."
+    "([(path, 'dir' or 'file')], [(path, reason)]): visible entries of `folder`, and those skipped."
     try:
         with os.scandir(folder) as it: names = sorted(e.name for e in it)
     except OSError as e: return [], [(str(folder), f"{_os_reason(e)}: folder cannot be listed")]
@@ -108,8 +109,8 @@ def _entries(folder:Path)->tuple:
     for p in (folder/n for n in names if not n.startswith('.')):
         try: mode = p.stat().st_mode   # follows symlinks
         except FileNotFoundError:
-            skipped.append((str(p), f"dangling symlink (to {os.readlink(p)})" if p.is_symlink() else "vanished"))
-            continue
+            why = f"dangling symlink (to {os.readlink(p)})" if p.is_symlink() else "vanished while listing"
+            skipped.append((str(p), why)); continue
         except OSError as e: skipped.append((str(p), _os_reason(e))); continue
         if stat.S_ISDIR(mode): out.append((p, 'dir'))
         elif stat.S_ISREG(mode): out.append((p, 'file'))
@@ -136,7 +137,8 @@ def _class_rows(folder:Path, label:str, root:Path, group_pattern, source:str, se
     files, rejected = _walk(folder, seen)
     sounds = [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]
     rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'}; expected one of "
-                          f"{', '.join(AUDIO_EXTENSIONS)})") for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
+                          f"{', '.join(AUDIO_EXTENSIONS)})")
+                 for p in files if p.suffix.lower() not in AUDIO_EXTENSIONS]
     if not sounds and not any(r[0] == str(folder) for r in rejected):
         raise DataImportError(f"{folder}: class folder '{folder.name}' holds no sound files"
                               + ''.join(f"; skipped {p}: {why}" for p, why in rejected[:3]))
@@ -154,13 +156,14 @@ def import_folders(root,                    # folder holding one sub-folder per 
                    group_pattern:str|None=None, # regex with one group taken from the file name
                    source:str|None=None,    # data-set name (default: folder name)
                   )->tuple:
-    "Sources and rejected files of a folder-per-class tree; every path skipped is rejected with its reason."
+    "Sources and rejected files of a folder-per-class tree; every skipped path is rejected with its reason."
     root = Path(root)
     if not root.is_dir(): raise DataImportError(f"{root}: class-folder root not found")
     source = source or root.name
     entries, rejected = _entries(root)
     folders = [p for p, kind in entries if kind == 'dir']
-    if not folders: raise DataImportError(f"{root}: no class folders inside" + ''.join(f" ({r})" for _, r in rejected[:1]))
+    if not folders:
+        raise DataImportError(f"{root}: no class folders inside" + ''.join(f" ({r})" for _, r in rejected[:1]))
     rejected += [(str(p), "not inside a class folder") for p, kind in entries if kind == 'file']
     labels = map_labels([p.name for p in folders], mapping, classes, str(root))
     seen, rows = {root.resolve(): root, **{f.resolve(): f for f in folders}}, []
@@ -238,13 +241,16 @@ def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tupl
     root = Path(root)
     if not root.is_dir(): raise DataImportError(f"{root}: Speech Commands root not found")
     lists = _official_lists(root)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.'))
+    folders = [p for p, kind in _entries(root)[0] if kind == 'dir']   # top-level files: lists, LICENSE, README
     if not folders: raise DataImportError(f"{root}: no word folders inside")
     labels = map_labels([p.name for p in folders], mapping, classes, str(root))
     rows, rejected = [], []
     for folder, label in zip(folders, labels):
         if label is None: continue
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith('.'))
+        entries, skipped = _entries(folder)   # dangling links, loops, unreadable: rejected with the reason
+        files = [p for p, kind in entries if kind == 'file']
+        rejected += skipped + [(str(p), "a folder inside a word folder: not imported")
+                               for p, k in entries if k == 'dir']
         rejected += [(str(p), f"not a sound file extension ({p.suffix or 'none'})")
                      for p in files if p.suffix.lower() != '.wav']
         for p in (p for p in files if p.suffix.lower() == '.wav'):
@@ -256,7 +262,7 @@ def import_speech_commands(root, classes, mapping=SPEECH_COMMANDS_MAPPING)->tupl
 
 # %% ../nbs/17_importers.ipynb #f695e412
 def _seconds(r:dict, key:str, default:float, where:str)->float:
-    "Field `key` of manifest line `r` in seconds (`default` when absent or null); ValueError says why not."
+    "Field `key` of manifest line `r` in seconds (`default`: absent or null); ValueError says why not."
     v = r.get(key)
     if v is None: return default
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
@@ -265,7 +271,7 @@ def _seconds(r:dict, key:str, default:float, where:str)->float:
 
 # %% ../nbs/17_importers.ipynb #ea737307
 def _manifest_row(r, path:Path)->tuple:
-    "The source row of one parsed line `r` of manifest `path`, label still unmapped; ValueError says why not."
+    "Source row of one parsed line `r` of manifest `path` (label unmapped); ValueError says why not."
     if not isinstance(r, dict) or 'audio_filepath' not in r or 'label' not in r:
         raise ValueError("each line needs 'audio_filepath' and 'label'")
     a = r['audio_filepath']
@@ -276,8 +282,8 @@ def _manifest_row(r, path:Path)->tuple:
     if dur <= 0: raise ValueError(f"{a}: duration must be > 0 s, got {dur}")
     f = Path(a); f = f if f.is_absolute() else path.parent/f
     group = str(r.get('group') or f"manifest:{a}")
-    return (str(f.resolve()), None, str(r['label']), group, r.get('split', '') or '', f"manifest:{path.stem}",
-            off, dur)
+    split = r.get('split', '') or ''
+    return (str(f.resolve()), None, str(r['label']), group, split, f"manifest:{path.stem}", off, dur)
 
 # %% ../nbs/17_importers.ipynb #ae6be7be
 def import_manifest(path, classes, mapping=None)->tuple:
@@ -290,11 +296,13 @@ def import_manifest(path, classes, mapping=None)->tuple:
     rows, rejected, first = [], [], {}
     for i, line in lines:
         try: row = _manifest_row(json.loads(line), path)
-        except json.JSONDecodeError as e: rejected.append((f"{path}:{i}", f"not valid JSON ({e})")); continue
+        except json.JSONDecodeError as e:
+            rejected.append((f"{path}:{i}", f"not valid JSON ({e})")); continue
         except ValueError as e: rejected.append((f"{path}:{i}", str(e))); continue
         key = (row[0], row[2], row[6], None if np.isnan(row[7]) else row[7])   # file, label, part
         if key in first:
-            rejected.append((f"{path}:{i}", f"{row[0]}: duplicate of line {first[key]} (imported once)")); continue
+            why = f"{row[0]}: duplicate of line {first[key]} (imported once)"
+            rejected.append((f"{path}:{i}", why)); continue
         first[key] = i; rows.append(row)
     df = _sources(rows)
     df['label'] = map_labels(df.src_label, mapping, classes, str(path))
@@ -359,12 +367,23 @@ def extract_windows(x:np.ndarray,                # float samples at 16 kHz
 
 # %% ../nbs/17_importers.ipynb #cf517e4d
 MIN_EVENT_PEAK_DBFS = -60.0   # an event file quieter than this is rejected as silent
-BLOCK_S = 20.0                # seconds decoded at a time: a worker's memory is bounded for any file length
+BLOCK_S = 20.0                # seconds decoded at a time: memory bounded for any file length
+MAX_BLOCK_VALUES = 2_000_000  # ... and at most this many samples (all channels) in one block
 HOP = SAMPLE_RATE // 4        # samples per energy chunk (0.25 s)
 
+def _block_s(path, block_s:float=BLOCK_S)->float:
+    "Seconds per block of `path`: `block_s`, or less when rate x channels would exceed MAX_BLOCK_VALUES."
+    p = Path(path)
+    try: i = sf.info(os.fsencode(p)) if p.is_file() else None   # never open a FIFO here
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError): i = None   # load_audio says why
+    values = i.samplerate * i.channels if i else 0
+    return min(block_s, MAX_BLOCK_VALUES / values) if values > 0 else block_s
+
 def _blocks(path, offset:float=0.0, duration:float|None=None, block_s:float=BLOCK_S):
-    "The part of a sound file from `offset` for `duration` s as float32 16 kHz mono blocks of `block_s` s."
-    yield load_audio(path, offset=offset, duration=block_s if duration is None else min(block_s, duration))
+    "The part of a file from `offset` for `duration` s as float32 16 kHz mono blocks of (at most) `block_s` s."
+    block_s = _block_s(path, block_s)
+    first = block_s if duration is None else min(block_s, duration)
+    yield load_audio(path, offset=offset, duration=first)
     with sf.SoundFile(os.fsencode(path)) as f:   # a bytes name: any file name opens
         sr = f.samplerate; start, step = round(offset * sr), round(block_s * sr)
         end = f.frames if duration is None else min(f.frames, start + round(duration * sr))
@@ -397,12 +416,13 @@ def _read_source(job:dict, event:bool, min_event_peak_dbfs:float, block_s:float=
     "One pass over a source (its offset/duration part); AudioError says why it cannot be used."
     path, label, dur = job['path'], job['label'], job['duration']
     s = _scan(path, job['offset'], None if dur is None or np.isnan(dur) else dur, block_s)
-    if s.n < SAMPLE_RATE // 10: raise AudioError(path, f"too short ({s.n} samples at 16 kHz; need >= 0.1 s)")
+    if s.n < SAMPLE_RATE // 10:
+        raise AudioError(path, f"too short ({s.n} samples at 16 kHz; need >= 0.1 s)")
     if s.peak == 0: raise AudioError(path, "silent: every sample is zero")
     pk = float(peak_dbfs(np.array([s.peak])))
     if event and pk < min_event_peak_dbfs:
-        raise AudioError(path, f"silent: peak {pk:.1f} dBFS is below {min_event_peak_dbfs} dBFS for an event "
-                               f"class ({label})")
+        raise AudioError(path, f"silent: peak {pk:.1f} dBFS is below {min_event_peak_dbfs} dBFS "
+                               f"for an event class ({label})")
     return s
 
 # %% ../nbs/17_importers.ipynb #fe93d5d7
@@ -417,7 +437,7 @@ def _window(job:dict, scan:_Scan, s:int, margin_s:float=0.1)->np.ndarray:
 # %% ../nbs/17_importers.ipynb #cf517e4e
 def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbfs:float,
                    block_s:float=BLOCK_S)->list:
-    "Worker: read sources, cut windows, save them as WAVs; returns ('ok', row) / ('rejected', row) tuples."
+    "Worker: read sources, cut windows, save them as WAVs; ('ok', row) / ('rejected', row) tuples."
     out = []
     for job in jobs:
         event, out_stem = job['label'] in event_classes, Path(job['out_stem'])
@@ -429,6 +449,6 @@ def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbf
             out.append(('rejected', dict(path=job['path'], reason=e.reason))); continue
         for k, (s, w) in enumerate(zip(starts, wins)):
             p = save_wav(out_stem.parent/f"{out_stem.name}_w{k:02d}.wav", fix_length(w, SAMPLE_RATE))
-            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE, sha1=sha1_file(p),
-                                   duration=1.0, warnings=audio_warnings(w, SAMPLE_RATE))))
+            out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE,
+                                   sha1=sha1_file(p), duration=1.0, warnings=audio_warnings(w, SAMPLE_RATE))))
     return out

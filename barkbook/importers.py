@@ -415,7 +415,10 @@ def _scan(path, offset:float=0.0, duration:float|None=None, block_s:float=BLOCK_
 def _read_source(job:dict, event:bool, min_event_peak_dbfs:float, block_s:float=BLOCK_S)->_Scan:
     "One pass over a source (its offset/duration part); AudioError says why it cannot be used."
     path, label, dur = job['path'], job['label'], job['duration']
-    s = _scan(path, job['offset'], None if dur is None or np.isnan(dur) else dur, block_s)
+    try: s = _scan(path, job['offset'], None if dur is None or np.isnan(dur) else dur, block_s)
+    except AudioError as e:
+        if e.reason != 'no samples' or not job['offset'] > 0: raise
+        raise AudioError(path, f"nothing to read from offset {job['offset']} s: the file is shorter") from None
     if s.n < SAMPLE_RATE // 10:
         raise AudioError(path, f"too short ({s.n} samples at 16 kHz; need >= 0.1 s)")
     if s.peak == 0: raise AudioError(path, "silent: every sample is zero")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib, datetime as dt, itertools, logging, os, platform, re, subprocess, sys, time, warnings
 import importlib.metadata as md
 from pathlib import Path
-import nbformat, yaml
+import yaml
 from .core import BarkbookError, atomic_path, atomic_write_text, project_root, sha1_file
 from .params import STEPS, ParamError, StepParams
 from .run import Run, RunError, RunRecord
@@ -248,6 +248,7 @@ def _kernel_manager(log_path:Path):
 
 def _source_cell(executed:Path, index:int)->int:
     "1-based number, in the source notebook, of the cell that failed (papermill adds cells to the executed copy)."
+    import nbformat   # here, not at the top: importing nbformat costs seconds of `barkbook run` start-up
     try: cells = nbformat.read(str(executed), as_version=4).cells
     except Exception: return index + 1
     added = {'injected-parameters', 'papermill-error-cell-tag'}

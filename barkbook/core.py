@@ -4,16 +4,18 @@
 
 # %% ../nbs/10_core.ipynb #b33b6bb7
 from __future__ import annotations
-import hashlib, json, os, tempfile
-from contextlib import contextmanager
+import hashlib, json, os, re, tempfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields, asdict
 from typing import ClassVar
 from fastcore.basics import patch
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BarkbookError', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'sha1_bytes',
-           'sha1_file', 'RecordError', 'Record', 'RunPaths', 'run_paths', 'project_root', 'default_firmware_dir']
+__all__ = ['TMP_NAME', 'SET_JOURNAL', 'BarkbookError', 'fsync_path', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_write_json', 'stale_temporaries', 'clean_temporaries', 'sha1_bytes', 'sha1_file', 'FileSetError',
+           'write_file_set', 'check_file_set', 'RecordError', 'Record', 'RunPaths', 'run_paths', 'project_root',
+           'default_firmware_dir']
 
 # %% ../nbs/10_core.ipynb #608425d7
 class BarkbookError(Exception):
@@ -24,10 +26,16 @@ def _umask()->int:
     "The process umask (read without changing it for long)."
     m = os.umask(0o022); os.umask(m); return m
 
+def fsync_path(path:str|Path):
+    "Flush a file's bytes, or a folder's entries (after a rename), to disk."
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
 @contextmanager
 def atomic_path(path:str|Path, # final file name
                ):
-    "Yield a temporary path next to `path`; on success it is renamed over `path`, on error removed."
+    "Yield a temporary path next to `path`; on success it is synced and renamed over `path`, on error removed."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
@@ -35,8 +43,11 @@ def atomic_path(path:str|Path, # final file name
     tmp = Path(tmp)
     try:
         yield tmp
-        if tmp.exists(): os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual permissions
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the usual permissions
+            fsync_path(tmp)
         os.replace(tmp, path)
+        fsync_path(path.parent)
     finally:
         if tmp.exists(): tmp.unlink()
 
@@ -54,6 +65,21 @@ def atomic_write_json(path:str|Path, obj, **kwargs)->Path:
     "Write `obj` as indented JSON to `path` atomically."
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, **kwargs) + '\n')
 
+# %% ../nbs/10_core.ipynb #6cd97c08
+TMP_NAME = re.compile(r'^\..+\.[a-z0-9_]{8}\.tmp$')   # atomic_path's temporaries: .{name}.{mkstemp's 8 chars}.tmp
+
+def stale_temporaries(folder:str|Path)->list:
+    "The temporaries `atomic_path` left under `folder` (writes killed before their rename), sorted."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    return sorted(p for p in folder.rglob('.*.tmp') if TMP_NAME.match(p.name) and p.is_file())
+
+def clean_temporaries(folder:str|Path)->list:
+    "Remove `stale_temporaries(folder)`; returns the removed paths. Only for folders no one is writing to."
+    gone = stale_temporaries(folder)
+    for p in gone: p.unlink(missing_ok=True)
+    return gone
+
 # %% ../nbs/10_core.ipynb #8dba40ba
 def sha1_bytes(data:bytes)->str:
     "Hex SHA-1 of `data`."
@@ -65,6 +91,42 @@ def sha1_file(path:str|Path, chunk:int=1<<20)->str:
     with open(path, 'rb') as f:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/10_core.ipynb #70469716
+SET_JOURNAL = '.barkbook-set.json'   # in each folder of a set being replaced; removed once all files are in place
+
+class FileSetError(BarkbookError):
+    "A set of files written together of which some are new and some old: its write was interrupted."
+
+def write_file_set(files:dict,        # {path: bytes or str (UTF-8)}: the whole set
+                   before_commit=None, # called once everything is staged, before anything is replaced
+                  )->list:
+    "Replace `files` as one set: stage and sync all, journal, rename, drop the journals."
+    data = {Path(p): d.encode('utf-8') if isinstance(d, str) else bytes(d) for p, d in files.items()}
+    dirs = list(dict.fromkeys(p.parent for p in data))
+    with ExitStack() as stack:
+        for p, b in data.items(): stack.enter_context(atomic_path(p)).write_bytes(b)
+        if before_commit is not None: before_commit()
+        for d in dirs:
+            rel = {os.path.relpath(p, d): sha1_bytes(b) for p, b in data.items()}
+            atomic_write_json(d/SET_JOURNAL, {'state': 'replacing', 'files': rel})
+    for d in dirs: (d/SET_JOURNAL).unlink(missing_ok=True); fsync_path(d)
+    return list(data)
+
+# %% ../nbs/10_core.ipynb #d711c076
+def check_file_set(folder:str|Path)->list:
+    "Check the journals left under `folder`: FileSetError naming the files an interrupted set write did not replace."
+    done = []
+    for j in sorted(Path(folder).rglob(SET_JOURNAL)):
+        try: files = dict(json.loads(j.read_text())['files'])
+        except (ValueError, KeyError, TypeError):
+            raise FileSetError(f"{j}: unreadable journal of an interrupted write; write the set again") from None
+        old = [r for r, h in files.items() if not (j.parent/r).is_file() or sha1_file(j.parent/r) != h]
+        if old:
+            raise FileSetError(f"{j.parent}: incomplete set of generated files (a write was interrupted): "
+                               f"not the new version: {', '.join(old)}; run the step that writes them again")
+        j.unlink(missing_ok=True); done.append(j)   # every file is the new one: the set is complete
+    return done
 
 # %% ../nbs/10_core.ipynb #a971e62d
 class RecordError(BarkbookError):

@@ -39,8 +39,9 @@ def shipped():
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("tflm-app")
+def build_dir():
+    "Project objects are cached by content (like TFLM's), so a warm run links and goes."
+    return fwm.cache_dir() / "test-host-app"
 
 
 @pytest.fixture(scope="module")

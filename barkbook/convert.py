@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import BarkbookError, atomic_path, sha1_bytes
+from .core import BarkbookError, FileSetError, atomic_path, check_file_set, sha1_bytes, write_file_set
 from .features import FeatureConfig
 from .detector import DetectorConfig
 from .params import ConvertParams
@@ -27,7 +27,8 @@ __all__ = ['QUANTIZATIONS', 'WAVE_SCALE', 'GRAPH_NAME', 'ESP32_HZ', 'CYCLES_PER_
            'arena_with_margin', 'measure_arena', 'runtime_outputs', 'compare_runtimes', 'check_runtimes',
            'accuracy_summary', 'verify', 'resolver_method', 'layer_costs', 'latency_estimate', 'budget', 'enforce',
            'firmware_dir', 'current_det_cfg', 'model_data_h', 'arena_note', 'firmware_outputs', 'write_all',
-           'Conversion', 'check_conversion', 'conversion_report', 'output_files', 'convert_run', 'tiny_converted']
+           'check_firmware_set', 'Conversion', 'check_conversion', 'conversion_report', 'output_files', 'convert_run',
+           'tiny_converted']
 
 # %% ../nbs/23_convert.ipynb #73119d4d
 class ConvertError(BarkbookError):
@@ -452,13 +453,28 @@ def firmware_outputs(run:Run, p:ConvertParams, t:Trained, model_bytes:bytes, are
 
 # %% ../nbs/23_convert.ipynb #d8d82691
 def write_all(files:dict, before_commit=None)->list[Path]:
-    "Write `{path: bytes|str}` all or nothing: stage every file, then rename them in place."
-    with ExitStack() as stack:
-        for path, data in files.items():
-            tmp = Path(stack.enter_context(atomic_path(path)))
-            tmp.write_bytes(data.encode('utf-8') if isinstance(data, str) else data)
-        if before_commit is not None: before_commit()
-    return [Path(q) for q in files]
+    "Write `{path: bytes|str}` as one set (`core.write_file_set`): all old or all new, or a journal says which."
+    return write_file_set(files, before_commit)
+
+# %% ../nbs/23_convert.ipynb #d3687d06
+def _model_sha1s(fw:Path)->dict:
+    "{file: the model SHA-1 it holds or describes} for the generated model files present in `fw`."
+    out = {}
+    if (fw/firmware.MODEL_CC).exists(): out[firmware.MODEL_CC] = sha1_bytes(firmware.read_model_cc(fw/firmware.MODEL_CC))
+    for rel, pat in ((firmware.SETTINGS_H, r'BARKBOOK_MODEL_SHA1 "([0-9a-f]{40})"'), (MODEL_DATA_H, r'model sha1 ([0-9a-f]{40})')):
+        m = re.search(pat, (fw/rel).read_text(errors='replace')) if (fw/rel).exists() else None
+        if m: out[rel] = m.group(1)
+    return out
+
+def check_firmware_set(fw:str|Path)->dict:
+    "The generated files of firmware folder `fw` form one set: no interrupted write, one model. FileSetError if not."
+    fw = Path(fw)
+    check_file_set(fw)
+    sha = _model_sha1s(fw)
+    if len(set(sha.values())) > 1:
+        raise FileSetError(f"{fw}: generated files of different models: " + ', '.join(f"{k} {v[:10]}" for k, v in sha.items())
+                           + "; run 03_convert_tflite again to write them as one set")
+    return sha
 
 # %% ../nbs/23_convert.ipynb #bc7e955e
 @dataclass
@@ -549,6 +565,7 @@ def convert_run(run:Run,          # the run: model/ and features/ in, tflite/ (a
         f"{c.accuracy['converted']:.1f} % {p.quantization}")
     files, report = output_files(run, p, c)                          # 8 firmware files + report
     write_all(files)                                                 # all or nothing
+    if report.firmware_dir: check_firmware_set(report.firmware_dir)  # one set, one model
     log(f"wrote {len(files)} files: " + ', '.join(str(f) for f in files))
     return report
 

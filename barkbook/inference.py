@@ -4,19 +4,19 @@
 
 # %% ../nbs/25_inference.ipynb #2d82014a
 from __future__ import annotations
-import math, os, time
+import errno, math, os, stat, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
 from .core import BarkbookError
-from .audio import read_audio, fix_length, frame_windows
+from .audio import AUDIO_EXTENSIONS, read_audio, fix_length, frame_windows, audio_warnings
 from .features import FeatureConfig, StreamGrid, logmel
 from .detector import DetectorConfig
 from .run import Run
 
 # %% auto #0
-__all__ = ['InferenceError', 'Prediction', 'Classifier']
+__all__ = ['UNSUPPORTED_AUDIO', 'InferenceError', 'Prediction', 'Classifier', 'find_audio']
 
 # %% ../nbs/25_inference.ipynb #6d2175f0
 class InferenceError(BarkbookError):
@@ -36,12 +36,14 @@ class Prediction:
     duration_s: float = 0.0        # length of the audio, seconds
     n_windows: int = 0             # model windows the audio was scored on
     error: str|None = None         # why the input could not be classified
+    warnings: list = field(default_factory=list)  # reasons to doubt the answer (`audio_warnings`)
 
     def to_dict(self)->dict:
         "The JSON line of `barkbook predict --json`."
         if self.error is not None: return {'path': self.path, 'error': self.error}
         d = {'path': self.path, 'label': self.label, 'confidence': round(self.confidence, 6),
              'scores': {k: round(v, 6) for k, v in self.scores.items()}}
+        if self.warnings: d['warnings'] = list(self.warnings)
         if self.n_windows > 1: d.update(offset_s=round(self.offset_s, 3), duration_s=round(self.duration_s, 3), n_windows=self.n_windows)
         return d
 
@@ -149,13 +151,20 @@ def _pick_window(scores:np.ndarray, classes:list, background:set)->int:
 
 # %% ../nbs/25_inference.ipynb #85047b72
 @patch
-def _prediction(self:Classifier, scores:np.ndarray, times:np.ndarray, n_samples:int, path=None)->Prediction:
+def _prediction(self:Classifier, scores:np.ndarray, times:np.ndarray, n_samples:int, path=None,
+                warnings=())->Prediction:
     "The `Prediction` of one input from its windows' scores and start times."
     i = _pick_window(scores, self.classes, self.background)
     k = int(scores[i].argmax())
     return Prediction(path=path, label=self.classes[k], confidence=float(scores[i, k]),
                       scores={c: float(v) for c, v in zip(self.classes, scores[i])}, offset_s=float(times[i]),
-                      duration_s=n_samples / self.cfg.sample_rate, n_windows=len(scores))
+                      duration_s=n_samples / self.cfg.sample_rate, n_windows=len(scores), warnings=list(warnings))
+
+# %% ../nbs/25_inference.ipynb #9659272c
+@patch
+def _warnings(self:Classifier, x:np.ndarray)->list:
+    "Reasons to doubt an answer made from 16 kHz samples `x` (shorter than one model window: padded)."
+    return audio_warnings(x, self.cfg.sample_rate, min_seconds=self.cfg.clip_samples / self.cfg.sample_rate)
 
 # %% ../nbs/25_inference.ipynb #69689a26
 @patch
@@ -165,7 +174,8 @@ def predict(self:Classifier, src,       # a sound file path, or an array of samp
     "Classify one file or array; long audio is scored on sliding windows and the strongest event reported."
     x = read_audio(src, sr, target_sr=self.cfg.sample_rate)
     m, t = self.model_inputs(x)
-    return self._prediction(self.model.predict(m), t, len(x), str(src) if isinstance(src, (str, os.PathLike)) else None)
+    name = str(src) if isinstance(src, (str, os.PathLike)) else None
+    return self._prediction(self.model.predict(m), t, len(x), name, self._warnings(x))
 
 # %% ../nbs/25_inference.ipynb #c666ec5b
 @patch
@@ -193,8 +203,8 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
         j = 0
         for p in pending:
             if isinstance(p, Prediction): yield p; continue
-            name, w, t, n = p
-            yield self._prediction(scores[j:j+len(w)], t, n, name); j += len(w)
+            name, w, t, n, warn = p
+            yield self._prediction(scores[j:j+len(w)], t, n, name, warn); j += len(w)
         pending.clear()
     for item in items:
         name = str(item) if isinstance(item, (str, os.PathLike)) else None
@@ -203,7 +213,7 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
             if errors == 'raise': raise
             pending.append(Prediction(name, error=str(e))); continue
         m, t = self.model_inputs(x)
-        pending.append((name, m, t, len(x))); n_win += len(m)
+        pending.append((name, m, t, len(x), self._warnings(x))); n_win += len(m)
         if n_win >= batch_size: yield from flush(); n_win = 0
     yield from flush()
 
@@ -212,6 +222,55 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
 def predict_batch(self:Classifier, items, sr:int|None=None, batch_size:int=256, errors:str='raise')->list:
     "Classify many files or arrays; a list of `Prediction` in the same order."
     return list(self.iter_predict(items, sr=sr, batch_size=batch_size, errors=errors))
+
+# %% ../nbs/25_inference.ipynb #5af961bd
+UNSUPPORTED_AUDIO = ('.m4a', '.aac', '.aif', '.aiff', '.aifc', '.wma', '.opus', '.amr', '.caf', '.au', '.mp4', '.webm')
+
+def _os_reason(e:OSError)->str:
+    "A short reason for an OSError on a path."
+    if e.errno in (errno.EACCES, errno.EPERM): return "permission denied"
+    if e.errno == errno.ELOOP: return "symlink loop (too many levels of symbolic links)"
+    return e.strerror or str(e)
+
+# %% ../nbs/25_inference.ipynb #744597a8
+def _entry(p:Path, seen:dict, files:list, skipped:list):
+    "Sort one folder entry: a sound file, a folder to walk, or a path passed over (with why)."
+    try: st = p.stat()                                   # follows symbolic links
+    except FileNotFoundError:
+        return skipped.append((p, f"dangling symlink (to {os.readlink(p)})" if p.is_symlink() else "vanished"))
+    except OSError as e: return skipped.append((p, _os_reason(e)))
+    ext = p.suffix.lower()
+    if stat.S_ISDIR(st.st_mode):
+        if (key := (st.st_dev, st.st_ino)) in seen:
+            return skipped.append((p, f"symlink loop: leads back to {seen[key]}"))
+        seen[key] = p; _walk(p, seen, files, skipped)
+    elif ext in AUDIO_EXTENSIONS:
+        if stat.S_ISREG(st.st_mode): files.append(p)
+        else: skipped.append((p, "not a regular file (a FIFO, socket or device)"))
+    elif ext in UNSUPPORTED_AUDIO:
+        skipped.append((p, f"unsupported format {ext} (barkbook reads {' '.join(AUDIO_EXTENSIONS)})"))
+
+def _walk(folder:Path, seen:dict, files:list, skipped:list):
+    "Add the sound files under `folder` to `files`, the paths passed over to `skipped`."
+    try:
+        with os.scandir(folder) as it: names = sorted(e.name for e in it)
+    except OSError as e: return skipped.append((folder, f"{_os_reason(e)}: folder cannot be listed"))
+    for n in names:
+        if not n.startswith('.'): _entry(folder/n, seen, files, skipped)
+
+# %% ../nbs/25_inference.ipynb #ec09c00c
+def find_audio(paths)->tuple:
+    "`(files, skipped)`: the files named and the sound files under each folder; `(path, reason)` of each passed over."
+    files, skipped = [], []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            if p.exists() and not p.is_file(): skipped.append((p, "not a regular file (a FIFO, socket or device)"))
+            else: files.append(p)
+            continue
+        n0, st = len(files), p.stat()
+        _walk(p, {(st.st_dev, st.st_ino): p}, files, skipped)
+        if len(files) == n0: skipped.append((p, f"no audio files found ({' '.join(AUDIO_EXTENSIONS)})"))
+    return files, skipped
 
 # %% ../nbs/25_inference.ipynb #d0a2d51b
 @patch

@@ -9,7 +9,7 @@ from pathlib import Path
 import barkbook
 
 # %% auto #0
-__all__ = ['collect_audio', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
+__all__ = ['cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
 
 # %% ../nbs/28_cli.ipynb #d1f27509
 def _add_run(sub):
@@ -87,35 +87,50 @@ def _parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/28_cli.ipynb #404da009
-def collect_audio(paths)->list:
-    "Files to classify: each PATH that is a file, and the audio files under each folder (recursive, sorted)."
-    from barkbook.audio import AUDIO_EXTENSIONS
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir(): out += sorted(f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-        else: out.append(p)
-    return out
+def _out(text:str, err:bool=False):
+    "Print one line to stdout (or stderr), flushed; never a UnicodeEncodeError (then backslash escapes)."
+    s = sys.stderr if err else sys.stdout
+    try: print(text, file=s, flush=True)
+    except UnicodeEncodeError: print(text.encode('ascii', 'backslashreplace').decode('ascii'), file=s, flush=True)
+
+def _err(msg:str): _out(msg, err=True)
+
+def _names_as_bytes():
+    "Let stdout and stderr write a name's undecodable bytes (surrogate escapes) back as those bytes."
+    for s in (sys.stdout, sys.stderr):
+        if hasattr(s, 'reconfigure'): s.reconfigure(errors='surrogateescape')
 
 # %% ../nbs/28_cli.ipynb #d9026c78
+def _reason(path, msg:str)->str:
+    "The reason of an error message that starts with the path's name."
+    return msg[len(f"{path}: "):] if msg.startswith(f"{path}: ") else msg
+
 def _fmt(pred)->str:
-    "One text line for a prediction: path, label, confidence (and where the window was, for long files)."
-    if pred.error: return f"{pred.path}: error: {pred.error}"
+    "One text line for a prediction: path, label, confidence (where the window was for long files; warnings)."
+    if pred.error: return f"{pred.path}: error: {_reason(pred.path, pred.error)}"
     at = f"  (window at {pred.offset_s:.2f} s of {pred.duration_s:.1f} s)" if pred.n_windows > 1 else ''
-    return f"{pred.path}\t{pred.label}\t{pred.confidence:.3f}{at}"
+    warn = f"  [warning: {'; '.join(pred.warnings)}]" if getattr(pred, 'warnings', None) else ''
+    return f"{pred.path}\t{pred.label}\t{pred.confidence:.3f}{at}{warn}"
 
 # %% ../nbs/28_cli.ipynb #1c194c48
+def _report_skipped(skipped, as_json:bool)->int:
+    "An error line for each `(path, reason)` passed over (JSON on stdout, or text on stderr); their count."
+    for p, why in skipped:
+        _out(json.dumps({'path': str(p), 'error': f"{p}: {why}"}) if as_json else f"{p}: error: {why}", err=not as_json)
+    return len(skipped)
+
 def cmd_predict(a)->int:
-    "barkbook predict: classify files; exit 1 if any failed, 2 if the run cannot be loaded."
+    "barkbook predict: classify files; exit 1 if any failed or was passed over, 2 if the run cannot be loaded."
     from barkbook.core import BarkbookError
-    from barkbook.inference import Classifier
+    from barkbook.inference import Classifier, find_audio
     try: clf = Classifier.load(a.run, kind='float' if a.float else 'int8', backend=a.backend)
-    except BarkbookError as e: print(f"barkbook predict: error: {e}", file=sys.stderr); return 2
-    failed = 0
-    for pred in clf.iter_predict(collect_audio(a.paths), batch_size=a.batch_size, errors='keep'):
+    except BarkbookError as e: _err(f"barkbook predict: error: {e}"); return 2
+    files, skipped = find_audio(a.paths)
+    failed = _report_skipped(skipped, a.json)
+    for pred in clf.iter_predict(files, batch_size=a.batch_size, errors='keep'):
         failed += pred.error is not None
-        if a.json: print(json.dumps(pred.to_dict()), flush=True)
-        else: print(_fmt(pred), file=sys.stderr if pred.error else sys.stdout, flush=True)
-    if failed: print(f"barkbook predict: {failed} file(s) could not be classified", file=sys.stderr)
+        _out(json.dumps(pred.to_dict()) if a.json else _fmt(pred), err=bool(pred.error) and not a.json)
+    if failed: _err(f"barkbook predict: {failed} path(s) could not be classified")
     return 1 if failed else 0
 
 # %% ../nbs/28_cli.ipynb #a32e68cd
@@ -131,18 +146,19 @@ def _print_events(path, ev, as_json:bool):
 
 # %% ../nbs/28_cli.ipynb #0cf918f6
 def cmd_detect(a)->int:
-    "barkbook detect: bark events in long recordings; exit 1 if any recording failed."
+    "barkbook detect: bark events in long recordings; exit 1 if any failed or was passed over, 2 on a bad run."
     from barkbook.core import BarkbookError
-    from barkbook.stream import detect_file
-    failed = 0
-    for p in a.paths:
-        try: ev = detect_file(a.run, p)
-        except BarkbookError as e:
-            failed += 1
-            if a.json: print(json.dumps({'path': str(p), 'error': str(e)}), flush=True)
-            else: print(f"{p}: error: {e}", file=sys.stderr)
-            continue
+    from barkbook.inference import find_audio
+    from barkbook.stream import detect_file, load_detector
+    try: det = load_detector(a.run)
+    except BarkbookError as e: _err(f"barkbook detect: error: {e}"); return 2
+    files, skipped = find_audio(a.paths)
+    failed = _report_skipped(skipped, a.json)
+    for p in files:
+        try: ev = detect_file(det, p)
+        except BarkbookError as e: failed += _report_skipped([(p, _reason(p, str(e)))], a.json); continue
         _print_events(p, ev, a.json)
+    if failed: _err(f"barkbook detect: {failed} path(s) could not be scored")
     return 1 if failed else 0
 
 # %% ../nbs/28_cli.ipynb #a577cb0c
@@ -155,8 +171,6 @@ def list_params(steps:dict|None=None)->str:
     return '\n'.join(out)
 
 # %% ../nbs/28_cli.ipynb #14bbc263
-def _err(msg:str): print(msg, file=sys.stderr, flush=True)
-
 def cmd_run(a)->int:
     "barkbook run: the pipeline notebooks with papermill; exit 1 if a notebook failed, 2 on bad parameters."
     from barkbook.core import BarkbookError
@@ -194,9 +208,9 @@ def cmd_evaluate(a)->int:
     from barkbook.core import BarkbookError
     from barkbook.evaluate import evaluate
     try: ev = evaluate(a.run, a.path, kind='float' if a.float else 'int8', source_pattern=a.source_pattern)
-    except BarkbookError as e: _err(f"error: {e}"); return 2
+    except BarkbookError as e: _err(f"barkbook evaluate: error: {e}"); return 2
     for r in ev.problems.itertuples(): _err(f"{r.path}: {r.reason}")
-    print(json.dumps(ev.to_dict(), default=str) if a.json else _summary(ev), flush=True)
+    _out(json.dumps(ev.to_dict(), default=str) if a.json else _summary(ev))
     return 1 if len(ev.problems) else 0
 
 # %% ../nbs/28_cli.ipynb #fabe6a34
@@ -206,4 +220,5 @@ def main(argv=None)->int:
     a = p.parse_args(argv)
     if a.command is None: p.print_help(); return 0
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    _names_as_bytes()
     return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate}[a.command](a)

@@ -12,7 +12,7 @@ import pandas as pd
 from .core import BarkbookError
 from .audio import AUDIO_EXTENSIONS
 from .run import Run, RunError
-from .inference import Classifier
+from .inference import Classifier, find_audio
 
 # %% auto #0
 __all__ = ['EvaluateError', 'read_labelled_set', 'clip_metrics', 'source_group', 'by_source', 'Evaluation', 'evaluate',
@@ -22,11 +22,14 @@ __all__ = ['EvaluateError', 'read_labelled_set', 'clip_metrics', 'source_group',
 class EvaluateError(BarkbookError):
     "A labelled set that cannot be read at all (no such path, no clips, a manifest without path/label)."
 
-def _folder_items(root:Path)->pd.DataFrame:
-    "Clips of a folder of class sub-folders: path, label, source ('' for folders)."
-    rows = [dict(path=str(p), label=d.name, source='') for d in sorted(root.iterdir()) if d.is_dir()
-            for p in sorted(d.rglob('*')) if p.suffix.lower() in AUDIO_EXTENSIONS]
-    return pd.DataFrame(rows, columns=['path', 'label', 'source'])
+def _folder_items(root:Path)->tuple:
+    "Clips of a folder of class sub-folders (path, label, source '') and the paths passed over (path, reason)."
+    files, skipped = find_audio([root])      # dangling links, loops, unreadable folders, .m4a ...: with a reason
+    parts = [p.relative_to(root).parts for p in files]
+    rows = [dict(path=str(p), label=r[0], source='') for p, r in zip(files, parts) if len(r) > 1]
+    skipped += [(p, "not inside a class folder") for p, r in zip(files, parts) if len(r) == 1]
+    return (pd.DataFrame(rows, columns=['path', 'label', 'source']),
+            pd.DataFrame([(str(p), why) for p, why in skipped], columns=['path', 'reason']))
 
 # %% ../nbs/26_evaluate.ipynb #a063a658
 def _manifest_items(path:Path)->pd.DataFrame:
@@ -48,11 +51,13 @@ def read_labelled_set(path, # a folder of class sub-folders, or a .csv / .jsonl 
     "`(items, problems)`: the clips to score (path, label, source) and the ones refused (path, reason)."
     path = Path(path)
     if not path.exists(): raise EvaluateError(f"{path}: not found")
-    items = _folder_items(path) if path.is_dir() else _manifest_items(path)
-    if not len(items): raise EvaluateError(f"{path}: no sound files found ({', '.join(AUDIO_EXTENSIONS)})")
+    items, skipped = _folder_items(path) if path.is_dir() else (_manifest_items(path), None)
+    if not len(items):
+        rest = [] if skipped is None else [f"; {p}: {w}" for p, w in skipped.values.tolist() if p != str(path)]
+        raise EvaluateError(f"{path}: no audio files found ({' '.join(AUDIO_EXTENSIONS)})" + ''.join(rest[:3]))
     unknown = ~items.label.isin(classes)
     missing = ~unknown & ~items.path.map(lambda p: Path(p).is_file())
-    problems = pd.concat([
+    problems = pd.concat([skipped,
         items[unknown].assign(reason=lambda d: [f"unknown label {l!r} (the run knows {classes})" for l in d.label]),
         items[missing].assign(reason='file not found')])[['path', 'reason']]
     return items[~unknown & ~missing].reset_index(drop=True), problems.reset_index(drop=True)

@@ -64,7 +64,17 @@ def load_detector(run:Run|str|Path,         # the run (or its folder)
         lab = bark_label or ('dog_bark' if 'dog_bark' in classes else classes[0])
         if lab not in classes: raise StreamError(f"{run.root}: no class {lab!r} in {classes}")
         det_cfg = DetectorConfig(bark_class=classes.index(lab))
-    return Detector(Int8Model(path, backend=backend), cfg, classes, det_cfg)
+    model = Int8Model(path, backend=backend)
+    _check_classes(model, path, classes, run)
+    return Detector(model, cfg, classes, det_cfg)
+
+def _check_classes(model, path:Path, classes:list, run:Run):
+    "StreamError unless the model's output count (and its converted class list) match the run's classes."
+    if model.report.get('classes') and list(model.report['classes']) != classes:
+        raise StreamError(f"{path}: its classes {model.report['classes']} differ from the run's classes {classes}")
+    if model.num_classes != len(classes):
+        raise StreamError(f"{run.root}: the int8 model has {model.num_classes} outputs but the run has "
+                          f"{len(classes)} classes")
 
 # %% ../nbs/24_stream.ipynb #5a89100a
 def _check_input_quantisation(model, cfg:FeatureConfig):
@@ -608,11 +618,11 @@ def evaluate_run(run:Run,               # the run: features/ and tflite/model_in
     return StreamResult(table, row, ok, det_cfg, scored, det.classes, det.cfg, by_snr, fas, report)
 
 # %% ../nbs/24_stream.ipynb #437727b6
-def detect_file(run:Run|str|Path,  # the run (or its folder) with its int8 model and shipped detector config
+def detect_file(run:Detector|Run|str|Path,  # the run (or its folder, or its loaded `Detector`)
                 path,               # a recording: any length, format, sample rate
                )->pd.DataFrame:
     "Bark events (start_s, end_s, confidence) in a long recording, with the run's shipped operating point."
-    det = load_detector(run)
+    det = run if isinstance(run, Detector) else load_detector(run)
     x = load_audio(path, target_sr=det.cfg.sample_rate)
     if len(x) < det.cfg.clip_samples:
         raise AudioError(path, f"too short: {len(x) / det.cfg.sample_rate:.2f} s, the detector needs at least "

@@ -4,19 +4,20 @@
 
 # %% ../nbs/27_pipeline.ipynb #de51a16f
 from __future__ import annotations
-import contextlib, datetime as dt, itertools, logging, os, platform, re, subprocess, sys, time, warnings
+import contextlib, datetime as dt, fcntl, itertools, logging, os, platform, re, subprocess, sys, time, warnings
 import importlib.metadata as md
 from pathlib import Path
 import yaml
-from .core import BarkbookError, atomic_path, atomic_write_text, project_root, sha1_file
+from .core import BarkbookError, atomic_path, atomic_write_text, clean_temporaries, project_root, sha1_file
 from .params import STEPS, ParamError, StepParams
 from .run import Run, RunError, RunRecord
 
 # %% auto #0
-__all__ = ['PIPELINE', 'RESERVED', 'PATH_PARAMS', 'PipelineError', 'NotebookFailed', 'parse_value', 'typed_value', 'find_step',
-           'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters', 'package_versions',
-           'git_info', 'execute_step', 'run_folder', 'open_record', 'save_record', 'run_step', 'run_pipeline',
-           'load_sweep', 'point_name', 'compare_runs', 'markdown_table', 'plot_comparison', 'run_sweep']
+__all__ = ['PIPELINE', 'RESERVED', 'PATH_PARAMS', 'RUN_LOCK', 'PipelineError', 'NotebookFailed', 'parse_value', 'typed_value',
+           'find_step', 'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters',
+           'package_versions', 'git_info', 'execute_step', 'run_folder', 'run_lock', 'mark_interrupted', 'open_record',
+           'save_record', 'run_step', 'clean_run', 'run_pipeline', 'load_sweep', 'point_name', 'compare_runs',
+           'markdown_table', 'plot_comparison', 'run_sweep']
 
 # %% ../nbs/27_pipeline.ipynb #c45a832e
 PIPELINE = ('01_generate_data', '02_train', '03_convert_tflite', '04_stream')  # the notebooks of a run, in order
@@ -235,15 +236,37 @@ def _kernel_env()->dict:
     return {'IN_TEST': '1', 'TQDM_DISABLE': '1', 'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '2'),
             'PYTHONWARNINGS': os.environ.get('PYTHONWARNINGS', 'ignore::DeprecationWarning')}
 
+# %% ../nbs/27_pipeline.ipynb #509b18de
+_REAPER = """import os, signal, sys
+sys.stdin.buffer.read()   # returns when the parent's end of the pipe closes: it finished, or was killed
+try: os.killpg(int(sys.argv[1]), signal.SIGKILL)
+except OSError: pass
+"""
+
+def _reaper(pgid:int)->subprocess.Popen:
+    "A watcher that SIGKILLs process group `pgid` (a kernel and its workers) when this process ends, however it ends."
+    return subprocess.Popen([sys.executable, '-c', _REAPER, str(pgid)], stdin=subprocess.PIPE,
+                            start_new_session=True)
+
+def _release(reapers:list):
+    "Close the reapers' pipes (their groups are killed) and wait for them."
+    for r in reapers:
+        r.stdin.close()
+        try: r.wait(timeout=10)
+        except subprocess.TimeoutExpired: r.kill()
+
 # %% ../nbs/27_pipeline.ipynb #071e30c6
-def _kernel_manager(log_path:Path):
-    "A Jupyter kernel manager class whose kernel process writes its stdout/stderr (TF's C++ logs) to `log_path`."
+def _kernel_manager(log_path:Path, reapers:list|None=None):
+    "A kernel manager class: the kernel's stdout/stderr go to `log_path`; a `_reaper` per kernel goes to `reapers`."
     from jupyter_client.manager import AsyncKernelManager
     class _LoggedKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             with open(log_path, 'ab') as f:   # the kernel process keeps its own copy of the descriptor
                 kw.update(stdout=f, stderr=subprocess.STDOUT)
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
+                info = await super()._async_launch_kernel(kernel_cmd, **kw)
+            proc = getattr(self.provisioner, 'process', None)   # jupyter_client starts it in a new session
+            if reapers is not None and proc is not None: reapers.append(_reaper(proc.pid))
+            return info
     return _LoggedKernelManager
 
 def _source_cell(executed:Path, index:int)->int:
@@ -271,6 +294,7 @@ def execute_step(step:str, nb_path:str|Path, out_path:str|Path, parameters:dict,
     log_path = Path(log_path) if log_path else out_path.with_suffix('.log')
     log_path.write_bytes(b'')
     lines, errs = _Lines(echo, log_path), _Lines(None, log_path)
+    reapers = []   # one per kernel: its process group dies with this process
     quiet = logging.getLogger('papermill'); level = quiet.level; quiet.setLevel(logging.ERROR)
     try:
         with _environ(**_kernel_env()), warnings.catch_warnings():
@@ -278,12 +302,12 @@ def execute_step(step:str, nb_path:str|Path, out_path:str|Path, parameters:dict,
             warnings.filterwarnings('ignore', message='Cell is missing an id')
             pm.execute_notebook(str(nb_path), str(out_path), parameters=parameters, kernel_name=kernel, cwd=str(cwd),
                                 progress_bar=progress, execution_timeout=timeout, stdout_file=lines, stderr_file=errs,
-                                kernel_manager_class=_kernel_manager(log_path))
+                                kernel_manager_class=_kernel_manager(log_path, reapers))
     except PapermillExecutionError as e:
         raise NotebookFailed(step, _source_cell(out_path, e.cell_index), e.exec_count, e.ename, e.evalue,
                              out_path, e.source) from None
     except Exception as e: raise _start_failure(step, e, out_path, log_path) from None
-    finally: quiet.setLevel(level); lines.close(); errs.close()
+    finally: quiet.setLevel(level); lines.close(); errs.close(); _release(reapers)
     return out_path
 
 def _start_failure(step, e, out_path, log_path)->NotebookFailed:
@@ -301,13 +325,44 @@ def run_folder(name:str|None=None, runs_dir:str|Path|None=None, run_dir:str|Path
         raise PipelineError(f"run name {name!r}: use letters, digits, '.', '-', '_' (and '/' for sub-folders)")
     return Run.named(name, Path(runs_dir).resolve() if runs_dir else None)
 
+# %% ../nbs/27_pipeline.ipynb #403903e9
+RUN_LOCK = 'run.lock'   # in the run folder: flock-ed while a `barkbook run` uses the folder
+
+@contextlib.contextmanager
+def run_lock(run:Run):
+    "Hold the run folder's lock for the block; PipelineError naming the holder when another process has it."
+    run.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run.root/RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors='replace').strip() or 'another process'
+            raise PipelineError(f"{run.root}: run {run.name!r} is already running ({holder}); wait for it to "
+                                "finish, or use another --name") from None
+        os.ftruncate(fd, 0); os.pwrite(fd, f"pid {os.getpid()}, started {_now()}".encode(), 0)
+        yield run.root/RUN_LOCK
+    finally: os.close(fd)   # closing the descriptor releases the lock
+
+# %% ../nbs/27_pipeline.ipynb #90a0f356
+def mark_interrupted(rec:dict)->list:
+    "Mark the invocation, steps and status a killed run left 'running' as 'interrupted'; returns what it marked."
+    note, marked = f"the process ended without finishing (killed?); found at {_now()} by the next start", []
+    for inv in rec.get('history', []):
+        if inv.get('status') == 'running':
+            inv.update(status='interrupted', error=f"pid {inv.get('pid', '?')}: {note}"); marked.append('invocation')
+    for step, s in rec.get('steps', {}).items():
+        if s.get('status') == 'running': s.update(status='interrupted', error=note); marked.append(step)
+    if rec.get('status') == 'running': rec['status'] = 'interrupted'; marked.append('run')
+    return marked
+
 # %% ../nbs/27_pipeline.ipynb #d40b86db
 def open_record(run:Run, steps, todo:list)->dict:
-    "The run's record as a dict (new if none); refuses to start at `todo[0]` when an earlier step is not done."
+    "The run's record (new if none), what a killed run left running marked; refuses to start after an undone step."
     try: rec = run.read_record().to_dict()
     except RunError:
         if run.record_path.exists(): raise
         rec = RunRecord(run.name, str(run.root), _now()).to_dict()
+    if mark_interrupted(rec): save_record(run, rec)
     steps = list(steps)
     missing = [s for s in steps[:steps.index(todo[0])] if rec['steps'].get(s, {}).get('status') != 'ok']
     if missing:
@@ -344,6 +399,28 @@ def run_step(run:Run, step:str, cls:type[StepParams], given:dict, rec:dict, nbs:
     log(f"      {step} done in {srec['seconds']:.1f} s -> {out}")
     return srec
 
+# %% ../nbs/27_pipeline.ipynb #106c3010
+def clean_run(run:Run, given:dict, todo:list, log=print)->list:
+    "Remove the temporaries a killed run left in the run folder and in the firmware folders of the steps in `todo`."
+    folders = [run.root] + [Path(given[s]['firmware_dir']) for s in todo if given.get(s, {}).get('firmware_dir')]
+    gone = [p for f in dict.fromkeys(folders) for p in clean_temporaries(f)]
+    if gone: log(f"removed {len(gone)} temporaries left by an interrupted run: " + ', '.join(p.name for p in gone[:5])
+                 + (' ...' if len(gone) > 5 else ''))
+    return gone
+
+def _run_steps(run:Run, rec:dict, steps:dict, todo:list, given:dict, nbs:Path, log, progress, inv:dict)->RunRecord:
+    "Record the invocation `inv`, run the steps of `todo` in order, record how it ended."
+    rec['history'].append(inv); t_run = time.perf_counter()
+    save_record(run, rec, status='running', order=list(steps), notebooks_dir=str(nbs), **_environment())
+    for i, step in enumerate(todo, 1):
+        try: run_step(run, step, steps[step], given[step], rec, nbs, f"[{i}/{len(todo)}]", log, progress)
+        except (NotebookFailed, KeyboardInterrupt):
+            inv.update(status=rec['status'], seconds=round(time.perf_counter() - t_run, 2)); save_record(run, rec); raise
+    inv.update(status='ok', seconds=round(time.perf_counter() - t_run, 2))
+    save_record(run, rec, status='ok')
+    log(f"run {run.name} finished in {inv['seconds']:.1f} s: {run.root}")
+    return run.read_record()
+
 # %% ../nbs/27_pipeline.ipynb #6146f46c
 def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir/name (default: run-<UTC time>)
                  params=(),                   # (key, value) pairs as given to -p
@@ -365,19 +442,14 @@ def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir
     config = config if isinstance(config, dict) else load_config(config)
     todo = select_steps(list(steps), start, stop)
     given = resolve_parameters(config, params, steps, origin=str(cfg_path or '--config'), cwd=cwd)
-    rec = open_record(run, steps, todo)
-    inv = {'started': _now(), 'command': [Path(sys.argv[0]).name, *sys.argv[1:]], 'steps': todo, 'status': 'running',
-           'config_file': str(cfg_path) if cfg_path else None, 'config': config, 'cli_parameters': [list(p) for p in params]}
-    rec['history'].append(inv); t_run = time.perf_counter()
-    save_record(run, rec, status='running', order=list(steps), notebooks_dir=str(nbs), **_environment())
-    for i, step in enumerate(todo, 1):
-        try: run_step(run, step, steps[step], given[step], rec, nbs, f"[{i}/{len(todo)}]", log, progress)
-        except (NotebookFailed, KeyboardInterrupt):
-            inv.update(status=rec['status'], seconds=round(time.perf_counter() - t_run, 2)); save_record(run, rec); raise
-    inv.update(status='ok', seconds=round(time.perf_counter() - t_run, 2))
-    save_record(run, rec, status='ok')
-    log(f"run {run.name} finished in {inv['seconds']:.1f} s: {run.root}")
-    return run.read_record()
+    with run_lock(run):
+        rec = open_record(run, steps, todo)
+        clean_run(run, given, todo, log)
+        return _run_steps(run, rec, steps, todo, given, nbs, log, progress, {
+            'started': _now(), 'pid': os.getpid(), 'command': [Path(sys.argv[0]).name, *sys.argv[1:]], 'steps': todo,
+            'status': 'running', 'config_file': str(cfg_path) if cfg_path else None, 'config': config,
+            'cli_parameters': [list(p) for p in params]})
+
 
 # %% ../nbs/27_pipeline.ipynb #43d7c82d
 def load_sweep(path:str|Path)->dict:

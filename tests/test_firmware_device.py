@@ -57,7 +57,7 @@ def test_xtensa_sizes_of_the_whole_firmware(tmp_path):
     reason = fwm.missing_tree("tflm", "esp_nn")
     if reason: pytest.skip(f"TFLite Micro sources not available: {reason}")
     if fwm.xtensa_toolchain() is None: pytest.skip("xtensa-lx106-elf-g++ not installed (apt-get install gcc-xtensa-lx106)")
-    sizes = fwm.xtensa_tflm_sizes(fwm.cache_dir() / "test-xtensa", "esp_nn").set_index("part")   # objects cached by content
+    sizes = fwm.xtensa_tflm_sizes(fwm.cache_dir() / "xtensa", "esp_nn").set_index("part")   # objects cached by content
     print("\n" + sizes.to_string())
     model = fwm.read_firmware(FW)["model"]
     assert sizes.loc["model (model.cc)", "rodata"] >= len(model)

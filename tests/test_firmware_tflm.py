@@ -41,7 +41,7 @@ def shipped():
 @pytest.fixture(scope="module")
 def build_dir():
     "Project objects are cached by content (like TFLM's), so a warm run links and goes."
-    return fwm.cache_dir() / "test-host-app"
+    return fwm.cache_dir() / "host-app"
 
 
 @pytest.fixture(scope="module")

@@ -443,8 +443,8 @@ def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir
     todo = select_steps(list(steps), start, stop)
     given = resolve_parameters(config, params, steps, origin=str(cfg_path or '--config'), cwd=cwd)
     with run_lock(run):
+        clean_run(run, given, todo, log)   # the lock is held: no one else writes here
         rec = open_record(run, steps, todo)
-        clean_run(run, given, todo, log)
         return _run_steps(run, rec, steps, todo, given, nbs, log, progress, {
             'started': _now(), 'pid': os.getpid(), 'command': [Path(sys.argv[0]).name, *sys.argv[1:]], 'steps': todo,
             'status': 'running', 'config_file': str(cfg_path) if cfg_path else None, 'config': config,

@@ -1,0 +1,205 @@
+"""Kills (issue 16 F7, F8): what a SIGKILLed `barkbook run` or set write leaves, and what the next start does.
+
+Fast (make test): SIGKILL `barkbook run` while step 01's loky workers render clips -> a second run of the same
+name is refused while it runs; after the kill every process it started (kernel, workers, reapers) is gone; the
+next start marks the killed invocation and step 'interrupted' and removes the temporaries the kill left.
+A set write (`core.write_file_set`, what 03 uses for tflite/ + firmware) SIGKILLed at every rename: a reader
+sees the old set, the new set, or is told the set is incomplete and which files.
+Slow (make test-all): the kill matrix — SIGKILL during 01, 02, 03 and 04 of a smoke run, re-running the same
+command after each kill, then the result compared with an uninterrupted run."""
+import json, os, pickle, signal, subprocess, sys, textwrap, time
+from pathlib import Path
+import numpy as np
+import pytest
+from barkbook.core import FileSetError, check_file_set, clean_temporaries, sha1_file, stale_temporaries
+from barkbook.run import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SMOKE = ROOT / "configs" / "smoke.yaml"
+ENV = dict(os.environ, IN_TEST="1", TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def barkbook(*args, timeout=900):
+    return subprocess.run([str(BIN / "barkbook"), *map(str, args)], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def start(*args, log):
+    return subprocess.Popen([str(BIN / "barkbook"), *map(str, args)], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+
+
+# ---------------------------------------------------------------- processes
+
+def _stat(pid):
+    "(ppid, state, start time) of a process, or None when it is gone."
+    try: s = Path(f"/proc/{pid}/stat").read_text()
+    except OSError: return None
+    f = s[s.rindex(")") + 2:].split()
+    return int(f[1]), f[0], int(f[19])
+
+
+def _cmdline(pid):
+    try: return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError: return ""
+
+
+def descendants(pid):
+    "{pid: (start time, command line)} of every living process below `pid`."
+    kids = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (st := _stat(int(d.name))): kids.setdefault(st[0], []).append(int(d.name))
+    out, todo = {}, [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            st = _stat(k)
+            if st and st[1] != "Z": out[k] = (st[2], _cmdline(k)); todo.append(k)
+    return out
+
+
+def still_alive(procs):
+    "The processes of `procs` ({pid: (start time, cmd)}) still running (same pid and start time, not a zombie)."
+    return {p: c for p, (t, c) in procs.items() if (st := _stat(p)) and st[2] == t and st[1] != "Z"}
+
+
+def wait_gone(procs, seconds=15):
+    t0 = time.time()
+    while (left := still_alive(procs)) and time.time() - t0 < seconds: time.sleep(0.2)
+    return left
+
+
+def wait_for(cond, seconds, what, proc=None):
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        if (v := cond()): return v
+        if proc is not None and proc.poll() is not None: pytest.fail(f"barkbook run ended ({proc.returncode}) before {what}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {seconds} s waiting for {what}")
+
+
+def step_running(rd, step):
+    def f():
+        try: return json.loads((rd / "run.json").read_text())["steps"][step]["status"] == "running"
+        except (OSError, ValueError, KeyError): return False
+    return f
+
+
+def temporaries(*folders):
+    return [p for f in folders for p in stale_temporaries(f)]
+
+
+# ---------------------------------------------------------------- fast: kill during 01 with its workers
+
+def test_kill_during_01_lock_orphans_interrupted(tmp_path):
+    "F7 end to end on a real run: lock, workers die with their parent, interrupted status, temporaries cleaned."
+    rd = tmp_path / "runs" / "k"
+    args = ("run", "--name", "k", "--runs-dir", tmp_path / "runs", "--config", SMOKE,
+            "-p", "clips_per_class", "60", "--to", "01")     # 240 clips: rendered by 2 loky workers
+    with open(tmp_path / "first.log", "w") as log:
+        p = start(*args, log=log)
+        try:
+            wait_for(step_running(rd, "01_generate_data"), 120, "step 01 to start", p)
+            second = barkbook(*args, timeout=120)                               # same name, while the first runs
+            assert second.returncode != 0
+            assert f"run 'k' is already running (pid {p.pid}, started" in second.stderr, second.stderr[-2000:]
+            workers = wait_for(lambda: {k: v for k, v in descendants(p.pid).items() if "loky" in v[1]}, 180,
+                               "loky workers in step 01", p)
+            time.sleep(1.0)                                   # let them write clips (temporaries in flight)
+            procs = descendants(p.pid)
+        finally:
+            p.send_signal(signal.SIGKILL); p.wait()
+    assert len(workers) >= 2 and any("ipykernel" in c for _, c in procs.values()), procs
+    left = wait_gone(procs, 15)
+    assert not left, f"processes left after SIGKILL of barkbook run: {left}"
+    rec = json.loads((rd / "run.json").read_text())
+    assert rec["status"] == "running" and rec["history"][-1]["pid"] == p.pid      # what the kill left
+    planted = rd / "data" / ".manifest.csv.zz9abc12.tmp"; planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("half-written")                                           # a kill inside a write
+    left_tmps = temporaries(rd)
+    # the next start (refused: 01 never completed) marks the killed run and removes the temporaries
+    r = barkbook("run", "--name", "k", "--runs-dir", tmp_path / "runs", "--config", SMOKE, "--from", "02", timeout=120)
+    assert r.returncode != 0 and "step 01_generate_data has not completed in this run" in r.stderr, r.stderr[-2000:]
+    assert f"removed {len(left_tmps)} temporaries left by an interrupted run" in r.stdout + r.stderr
+    rec = Run(rd).read_record()
+    assert rec.status == "interrupted"
+    assert rec.history[-1]["status"] == "interrupted" and f"pid {p.pid}: the process ended" in rec.history[-1]["error"]
+    assert rec.steps["01_generate_data"]["status"] == "interrupted"
+    assert temporaries(rd) == [] and not planted.exists()
+    print(f"killed with {len(procs)} processes below barkbook run ({len(workers)} loky workers); "
+          f"{len(left_tmps)} temporaries (the kill's and one planted) removed at the next start")
+
+
+def test_lock_is_released_by_a_kill(tmp_path):
+    "A process holding run.lock and SIGKILLed releases it: the next run_lock succeeds at once."
+    code = textwrap.dedent(f"""
+        import time
+        from barkbook.pipeline import run_lock
+        from barkbook.run import Run
+        with run_lock(Run({str(tmp_path / 'r')!r})): print('locked', flush=True); time.sleep(60)""")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout.readline().strip() == "locked"
+    from barkbook.pipeline import PipelineError, run_lock
+    with pytest.raises(PipelineError, match=f"already running \\(pid {p.pid}"):
+        with run_lock(Run(tmp_path / "r")): pass
+    p.kill(); p.wait()
+    with run_lock(Run(tmp_path / "r")): pass
+
+
+# ---------------------------------------------------------------- fast: a set write killed at every rename
+
+_WRITER = """
+import os, pickle, signal, sys
+from barkbook import core
+files, n = pickle.load(open(sys.argv[1], 'rb')), int(sys.argv[2])
+real, count = os.replace, [0]
+def replace(a, b):
+    if count[0] == n: os.kill(os.getpid(), signal.SIGKILL)      # a real SIGKILL just before the n-th rename
+    count[0] += 1; real(a, b)
+os.replace = replace
+core.write_file_set(files)
+print(count[0])
+"""
+
+
+def _fw_set(root, tag):
+    "A firmware-like set in two folders (tflite/ and firmware/lib/neural_network/), contents tagged."
+    return {root / "tflite" / "model_int8.tflite": f"{tag} model bytes".encode(),
+            root / "tflite" / "conversion_report.json": f'{{"sha1": "{tag}"}}\n',
+            root / "firmware" / "lib" / "neural_network" / "model.cc": f"// {tag} model.cc\n",
+            root / "firmware" / "lib" / "neural_network" / "model_settings.h": f"// {tag} settings\n"}
+
+
+def test_set_write_killed_at_every_rename(tmp_path):
+    "F8: SIGKILL before each rename of a set write: old set, new set, or 'incomplete' naming the old files."
+    root = tmp_path / "w"
+    from barkbook.core import write_file_set
+    old, new = _fw_set(root, "old"), _fw_set(root, "new")
+    (tmp_path / "new.pkl").write_bytes(pickle.dumps(new))
+    full = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", "-1"], capture_output=True, text=True, env=ENV)
+    assert full.returncode == 0, full.stderr
+    n_renames = int(full.stdout)            # journals (one per folder) + files
+    assert n_renames == 2 + len(new)
+    seen = []
+    for n in range(n_renames):
+        write_file_set(old)
+        r = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", str(n)], capture_output=True, env=ENV)
+        assert r.returncode == -signal.SIGKILL
+        have = {p: p.read_bytes() for p in new}
+        state = ("old" if all(have[p] == (old[p] if isinstance(old[p], bytes) else old[p].encode()) for p in new) else
+                 "new" if all(have[p] == (new[p] if isinstance(new[p], bytes) else new[p].encode()) for p in new) else "mixed")
+        try:
+            for d in (root / "tflite", root / "firmware"): check_file_set(d)
+            verdict = "ok"
+        except FileSetError as e: verdict = str(e)
+        if state == "mixed": assert "incomplete set of generated files" in verdict, (n, verdict)
+        else: assert verdict == "ok" or "incomplete" in verdict, (n, verdict)
+        seen.append((n, state, verdict != "ok"))
+        staged = temporaries(root)                            # staged files (and journal) the kill did not rename
+        assert len(staged) == (len(new) + 1 if n < 2 else len(new) - (n - 2)), (n, staged)
+        assert len(clean_temporaries(root)) == len(staged)    # what the next start of the step removes
+        write_file_set(new)                                   # the next write completes the set and tidies up
+        assert temporaries(root) == [] and not list(root.rglob(".barkbook-set.json"))
+        for d in (root / "tflite", root / "firmware"): assert check_file_set(d) == []
+    assert {s for _, s, _ in seen} >= {"old", "mixed"}, seen
+    assert all(flagged for _, s, flagged in seen if s == "mixed")
+    print("kill before rename n -> (reader sees, reader says incomplete):", seen)

@@ -4,7 +4,8 @@ The host app (barkbook.firmware.build_host_app) is the firmware's own C++ — Au
 esp-tflite-micro, BarkDetector through its public `initialize(config)` — fed 16 kHz WAV files. The Python path is
 barkbook.inference.Classifier with the TFLM backend and barkbook.detector.postprocess. Both run the shipped model
 (recovered from firmware/lib/neural_network/model.cc) on the tiny run's test clips, on all its clips back to back and
-on a three-minute stream scene built from them. Skipped, with the reason, when the TFLM sources are absent (see firmware/README.md)."""
+on a three-minute stream scene built from them — and, when runs/default exists here, on up to 300 of its test clips
+back to back (the default run's data is not in the repository; the tiny run's clips come from the same generator). Skipped, with the reason, when the TFLM sources are absent (see firmware/README.md)."""
 import wave
 from pathlib import Path
 import numpy as np
@@ -84,6 +85,12 @@ def signals(shipped, tmp_path_factory):
     labels = [lab for c, lab in zip(every, m.label) if len(c) >= 16000]
     scene = build_scene(waves, labels, minutes=3.0, seed=3, name="scene")
     out["scene"] = write_wav(d / "scene.wav", to16(scene.audio))
+    default = Run.named("default")              # the shipped model's own run, when this machine has it
+    if default.manifest_path.exists():
+        dm = default.read_manifest()
+        paths = list(dm[dm.split == "test"].path)[:300]
+        out["default_test_clips"] = write_wav(d / "default_test.wav", np.concatenate(
+            [to16(read_audio(default.clip_path(p), target_sr=16000)) for p in paths]))
     return out
 
 
@@ -149,7 +156,8 @@ def test_detections_identical(both_paths):
                                       r["post"].bark_score.values[same & np.r_[True, same[1:]]].astype(np.float32), err_msg=name)
         dets += int(r["post"].is_bark.sum())
     scene = both_paths["scene"]
-    report(f"detections: identical on {len(both_paths) - 2} test clips, all clips back to back and a {len(scene['steps'])}-step scene "
+    report(f"detections: identical on {sum(n.startswith('clip') for n in both_paths)} test clips, all clips back to back"
+           f"{', the default run test clips' if 'default_test_clips' in both_paths else ''} and a {len(scene['steps'])}-step scene "
            f"({dets} detections, {int(scene['post'].is_bark.sum())} in the scene)")
     assert int(scene["post"].is_bark.sum()) > 0
 

@@ -300,3 +300,80 @@ def test_nothing_outside_the_output_changed(world):
     assert before.keys() == after.keys()
     assert {k: (before[k], after[k]) for k in before if before[k] != after[k]} == {}
     assert len(before) > 60
+
+
+# ---------------------------------------------------------------------------------------------------- single issues
+def _main(*argv)->tuple:
+    "barkbook.cli.main in this process: (exit code, stdout, stderr)."
+    import contextlib, io
+    from barkbook.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_no_audio_files_found(world, tmp_path):
+    "F9: an empty folder, a folder of only .m4a/.aiff, an empty folder named x.wav: 'no audio files found', exit != 0."
+    (tmp_path/'empty').mkdir(); (tmp_path/'x.wav').mkdir()
+    only = tmp_path/'only_unsupported'; (only/'speech').mkdir(parents=True)
+    (only/'speech'/'a.m4a').write_bytes(b'\0' * 64); (only/'speech'/'b.aiff').write_bytes(b'FORM')
+    dirs = [tmp_path/'empty', only, tmp_path/'x.wav']
+    for cmd in ('predict', 'detect'):
+        code, out, err = _main(cmd, '--run', world['run'], *dirs)
+        assert code == 1 and out == '', (cmd, out)
+        for d in dirs: assert f"{d}: error: no audio files found (.wav .flac .ogg .mp3)" in err.splitlines(), (cmd, err)
+        assert f"{only/'speech'/'a.m4a'}: error: unsupported format .m4a" in err
+        code, out, _ = _main(cmd, '--run', world['run'], '--json', tmp_path/'empty')
+        assert code == 1 and json.loads(out) == {'path': str(tmp_path/'empty'),
+                                                 'error': f"{tmp_path/'empty'}: no audio files found (.wav .flac .ogg .mp3)"}
+    for d in dirs:
+        code, out, err = _main('evaluate', '--run', world['run'], d)
+        assert code == 2 and f"barkbook evaluate: error: {d}: no audio files found" in err and out == '', err
+    assert "unsupported format .aiff" in _main('evaluate', '--run', world['run'], only)[2]
+
+
+def test_text_output_names_and_warnings(world):
+    "F3 + F10 in text mode: the non-UTF-8 name is written as its own bytes, warnings shown on the line."
+    p = world['paths']
+    r = as_user(BIN/'barkbook', 'predict', '--run', world['run'], p['name_non_utf8'], p['clipped'], p['short_0.1s'])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(os.fsencode(p['name_non_utf8']) + b'\t') and b'caf\xe9 \xff.wav' in lines[0]
+    assert lines[1].startswith(os.fsencode(p['clipped']) + b'\t') and b'[warning: clipped: ' in lines[1]
+    assert b'[warning: too short: 0.10 s, padded to 1.00 s]' in lines[2]
+    # JSON: the undecodable bytes as escaped surrogates, which os.fsencode turns back into the name
+    raw = [l for l in world['res']['predict'].stdout.splitlines() if b'caf' in l]
+    assert len(raw) == 1 and b'caf\\udce9 \\udcff.wav' in raw[0]
+    assert os.fsencode(json.loads(raw[0])['path']) == os.fsencode(p['name_non_utf8'])
+
+
+def test_unreadable_file_in_the_middle_of_a_batch(world):
+    "F1: the locked file's line names it and says 'permission denied'; the files before and after it are printed."
+    if not AS_USER: pytest.skip("needs capsh and root to make a file unreadable")
+    pred = _predict_outcomes(world['res']['predict'])
+    order = [json.loads(l)['path'] for l in text(world['res']['predict'].stdout).splitlines()]
+    i = order.index(str(world['paths']['unreadable_file']))
+    assert pred[order[i]] == f"error:{order[i]}: permission denied"
+    assert 0 < i < len(order) - 1 and pred[order[i - 1]] != 'ignored' and len(order) > 50
+    assert f"{order[i]}: error: permission denied" in text(world['res']['detect'].stderr).splitlines()
+
+
+def test_bad_classes_json_is_refused_by_predict_and_detect(world, tmp_path):
+    "F11: a malformed classes.json and one with 3 names for the 4-output model: the same clear error, exit 2."
+    from barkbook.run import Run
+    run = Run(tmp_path/'run'); shutil.copytree(world['run'], run.root)
+    good = world['paths']['good']
+    run.write_classes(['dog_bark', 'speech', 'ambient'])
+    for cmd in ('predict', 'detect'):
+        code, out, err = _main(cmd, '--run', run.root, good)
+        assert (code, out) == (2, '') and f"barkbook {cmd}: error:" in err and "differ from the run's classes" in err, err
+    (run.features_dir/'classes.json').write_text('{"dog_bark": 0')
+    for cmd in ('predict', 'detect'):
+        code, out, err = _main(cmd, '--run', run.root, good)
+        assert (code, out) == (2, '') and f"classes.json: not valid JSON" in err and 'Traceback' not in err, err
+    # the model's output count is checked too (a conversion report without a class list)
+    rep = json.loads(run.conversion_report_path.read_text()); rep['classes'] = []
+    run.conversion_report_path.write_text(json.dumps(rep)); run.write_classes(['a', 'b', 'c'])
+    for cmd in ('predict', 'detect'):
+        code, _, err = _main(cmd, '--run', run.root, good)
+        assert code == 2 and "model has 4 outputs but the run has 3 classes" in err, err

@@ -84,6 +84,31 @@ KINDS = {
     'notes_txt':         ('dog_bark/notes.txt', 'ignored', 'ignored', 'ignored', 'error:not a sound file'),
     'hidden_name':       ('dog_bark/.hidden.wav', *['ignored'] * 4),
 }
+# bad manifest lines — importer (JSON lines, manifests/import.jsonl): kind -> (line, outcome of that line)
+IMPORT_LINES = {
+    'line_good':         ('{"audio_filepath": "clips/m_good.wav", "label": "speech"}', 'ok'),
+    'line_offset_text':  ('{"audio_filepath": "clips/m_good.wav", "label": "speech", "offset": "x"}',
+                          "error:offset must be a number of seconds, got 'x'"),
+    'line_duration_text': ('{"audio_filepath": "clips/m_good.wav", "label": "speech", "duration": "abc"}',
+                           "error:duration must be a number of seconds, got 'abc'"),
+    'line_negative_offset': ('{"audio_filepath": "clips/m_good.wav", "label": "speech", "offset": -1}',
+                             'error:negative offset -1.0 s'),
+    'line_negative_duration': ('{"audio_filepath": "clips/m_good.wav", "label": "speech", "duration": -2}',
+                               'error:duration must be > 0 s, got -2.0'),
+    'line_duplicate':    ('{"audio_filepath": "clips/m_good.wav", "label": "speech"}', 'error:duplicate of line 1'),
+    'line_not_json':     ('{"audio_filepath": "clips/m_good.wav", "label": ', 'error:not valid JSON'),
+    'line_no_path':      ('{"label": "speech"}', "error:each line needs 'audio_filepath' and 'label'"),
+    'line_bad_split':    ('{"audio_filepath": "clips/m_good.wav", "label": "speech", "split": "later"}',
+                          "error:unknown split 'later'"),
+}
+# bad manifest lines — evaluate (CSV, manifests/evaluate.csv): kind -> (path, label, outcome)
+EVAL_LINES = {
+    'csv_good':          ('clips/m_good.wav', 'speech', 'ok'),
+    'csv_missing_file':  ('clips/gone.wav', 'speech', 'error:file not found'),
+    'csv_unknown_label': ('clips/m_good.wav', 'parrot', "error:unknown label 'parrot'"),
+    'csv_bad_audio':     ('../set/dog_bark/random.wav', 'dog_bark', 'error:not a readable sound file'),
+    'csv_empty_path':    ('', 'speech', 'error:file not found'),
+}
 LOCKED = ('unreadable_file', 'unreadable_folder')
 GOOD_PER_CLASS = {c: [f'{c}/{c}_{i}.wav' for i in range(3)] for c in ('speech', 'ambient', 'silence')}
 
@@ -153,6 +178,9 @@ def make_fixture(root:Path)->dict:
     _write(p['unreadable_file'], x, subtype='PCM_16')
     _write(p['unreadable_folder']/'inside.wav', x, subtype='PCM_16')
     p['notes_txt'].write_text('field notes\n'); _write(p['hidden_name'], x, subtype='PCM_16')
+    m = root/'manifests'; _write(m/'clips'/'m_good.wav', _bark(SR, seed=3, amp=0.2), subtype='PCM_16')
+    (m/'import.jsonl').write_text(''.join(line + '\n' for line, _ in IMPORT_LINES.values()))
+    (m/'evaluate.csv').write_text('path,label\n' + ''.join(f"{a},{b}\n" for a, b, _ in EVAL_LINES.values()))
     return p
 
 
@@ -204,14 +232,15 @@ def world(tmp_path_factory):
     if AS_USER: paths['unreadable_file'].chmod(0); paths['unreadable_folder'].chmod(0)
     else:
         for k in LOCKED: shutil.rmtree(paths.pop(k), ignore_errors=True)   # only root could make them unreadable
-    before = snapshot(root/'set', run)
+    before = snapshot(root/'set', root/'manifests', run)
     s = root/'set'; res = {}
     try:
         res['predict'] = as_user(BIN/'barkbook', 'predict', '--run', run, '--json', s)
         res['detect'] = as_user(BIN/'barkbook', 'detect', '--run', run, s)
         res['evaluate'] = as_user(BIN/'barkbook', 'evaluate', '--run', run, '--json', s)
-        res['import'] = as_user(sys.executable, '-c', IMPORT, s, root/'imported')
-        after = snapshot(root/'set', run)
+        res['evaluate_manifest'] = as_user(BIN/'barkbook', 'evaluate', '--run', run, '--json', root/'manifests'/'evaluate.csv')
+        res['import'] = as_user(sys.executable, '-c', IMPORT, s, root/'imported', root/'manifests'/'import.jsonl')
+        after = snapshot(root/'set', root/'manifests', run)
     finally:
         if AS_USER: paths['unreadable_folder'].chmod(0o755); paths['unreadable_file'].chmod(0o644)
     yield dict(root=root, paths=paths, run=run, res=res, before=before, after=after)
@@ -280,7 +309,7 @@ def test_matrix(world):
 def test_every_other_file_got_its_result(world):
     "Exit codes say something failed; every good clip is classified, scored, counted and imported."
     res, paths, root = world['res'], world['paths'], world['root']
-    assert [res[c].returncode for c in ('predict', 'detect', 'evaluate', 'import')] == [1, 1, 1, 0], \
+    assert [res[c].returncode for c in ('predict', 'detect', 'evaluate', 'evaluate_manifest', 'import')] == [1, 1, 1, 1, 0], \
         [text(res[c].stderr)[-2000:] for c in res]
     good = [root/'set'/f for fs in GOOD_PER_CLASS.values() for f in fs]
     pred, det = _predict_outcomes(res['predict']), _detect_outcomes(res['detect'], good)
@@ -377,3 +406,19 @@ def test_bad_classes_json_is_refused_by_predict_and_detect(world, tmp_path):
     for cmd in ('predict', 'detect'):
         code, _, err = _main(cmd, '--run', run.root, good)
         assert code == 2 and "model has 4 outputs but the run has 3 classes" in err, err
+
+
+def test_bad_manifest_lines(world):
+    "Each bad manifest line is refused with its line number (importer) or path (evaluate) and reason; the good one used."
+    root = world['root']; m = root/'manifests'
+    _, raw = _import_outcomes(world['res']['import'], [])
+    rej = dict(map(tuple, raw['rejected'])); used = {x.split('@')[0] for x in raw['origins']}
+    for i, (k, (_, want)) in enumerate(IMPORT_LINES.items(), 1):
+        key = f"{m/'import.jsonl'}:{i}"
+        got = f"error:{rej[key]}" if key in rej else 'ok' if str((m/'clips'/'m_good.wav').resolve()) in used else 'missing'
+        assert matches(want, got), (k, want, got)
+    o = json.loads(world['res']['evaluate_manifest'].stdout)
+    probs = [(q['path'], q['reason']) for q in o['problems']]
+    want_bad = [(str(m/p), w) for p, _, w in EVAL_LINES.values() if w != 'ok']
+    assert len(probs) == len(want_bad) and o['n'] == 1, probs
+    for (p, w), (gp, gr) in zip(sorted(want_bad), sorted(probs)): assert gp == p and matches(w, f"error:{gr}"), (p, w, gr)

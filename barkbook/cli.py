@@ -156,7 +156,9 @@ def cmd_detect(a)->int:
     failed = _report_skipped(skipped, a.json)
     for p in files:
         try: ev = detect_file(det, p)
-        except BarkbookError as e: failed += _report_skipped([(p, _reason(p, str(e)))], a.json); continue
+        except (BarkbookError, OSError, ValueError, RuntimeError, MemoryError) as e:   # one recording fails
+            why = _reason(p, str(e)) if isinstance(e, BarkbookError) else f"{type(e).__name__}: {e}"
+            failed += _report_skipped([(p, why)], a.json); continue
         _print_events(p, ev, a.json)
     if failed: _err(f"barkbook detect: {failed} path(s) could not be scored")
     return 1 if failed else 0

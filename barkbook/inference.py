@@ -188,6 +188,8 @@ def predict_windows(self:Classifier, src, sr:int|None=None)->'pd.DataFrame':
     return pd.concat([df, pd.DataFrame(s, columns=self.classes)], axis=1)
 
 # %% ../nbs/25_inference.ipynb #d0aa098b
+_UNEXPECTED = (OSError, ValueError, RuntimeError, MemoryError)   # a reader's surprise: one input fails
+
 @patch
 def iter_predict(self:Classifier, items,    # paths and/or arrays
                  sr:int|None=None,          # sample rate of the arrays
@@ -209,9 +211,10 @@ def iter_predict(self:Classifier, items,    # paths and/or arrays
     for item in items:
         name = str(item) if isinstance(item, (str, os.PathLike)) else None
         try: x = read_audio(item, sr, target_sr=self.cfg.sample_rate)
-        except BarkbookError as e:
+        except (BarkbookError, *_UNEXPECTED) as e:     # kept: the batch's other results are still yielded
             if errors == 'raise': raise
-            pending.append(Prediction(name, error=str(e))); continue
+            why = str(e) if isinstance(e, BarkbookError) else f"{name or '<array>'}: {type(e).__name__}: {e}"
+            pending.append(Prediction(name, error=why)); continue
         m, t = self.model_inputs(x)
         pending.append((name, m, t, len(x), self._warnings(x))); n_win += len(m)
         if n_win >= batch_size: yield from flush(); n_win = 0

@@ -460,20 +460,23 @@ def write_all(files:dict, before_commit=None)->list[Path]:
 def _model_sha1s(fw:Path)->dict:
     "{file: the model SHA-1 it holds or describes} for the generated model files present in `fw`."
     out = {}
-    if (fw/firmware.MODEL_CC).exists(): out[firmware.MODEL_CC] = sha1_bytes(firmware.read_model_cc(fw/firmware.MODEL_CC))
-    for rel, pat in ((firmware.SETTINGS_H, r'BARKBOOK_MODEL_SHA1 "([0-9a-f]{40})"'), (MODEL_DATA_H, r'model sha1 ([0-9a-f]{40})')):
+    if (fw/firmware.MODEL_CC).exists():
+        out[firmware.MODEL_CC] = sha1_bytes(firmware.read_model_cc(fw/firmware.MODEL_CC))
+    for rel, pat in ((firmware.SETTINGS_H, r'BARKBOOK_MODEL_SHA1 "([0-9a-f]{40})"'),
+                     (MODEL_DATA_H, r'model sha1 ([0-9a-f]{40})')):
         m = re.search(pat, (fw/rel).read_text(errors='replace')) if (fw/rel).exists() else None
         if m: out[rel] = m.group(1)
     return out
 
 def check_firmware_set(fw:str|Path)->dict:
-    "The generated files of firmware folder `fw` form one set: no interrupted write, one model. FileSetError if not."
+    "The generated files of firmware folder `fw` form one set (no interrupted write, one model), or FileSetError."
     fw = Path(fw)
     check_file_set(fw)
     sha = _model_sha1s(fw)
     if len(set(sha.values())) > 1:
-        raise FileSetError(f"{fw}: generated files of different models: " + ', '.join(f"{k} {v[:10]}" for k, v in sha.items())
-                           + "; run 03_convert_tflite again to write them as one set")
+        models = ', '.join(f"{k} {v[:10]}" for k, v in sha.items())
+        raise FileSetError(f"{fw}: generated files of different models: {models}; "
+                           "run 03_convert_tflite again to write them as one set")
     return sha
 
 # %% ../nbs/23_convert.ipynb #bc7e955e

@@ -120,7 +120,8 @@ def check_file_set(folder:str|Path)->list:
     for j in sorted(Path(folder).rglob(SET_JOURNAL)):
         try: files = dict(json.loads(j.read_text())['files'])
         except (ValueError, KeyError, TypeError):
-            raise FileSetError(f"{j}: unreadable journal of an interrupted write; write the set again") from None
+            raise FileSetError(f"{j}: unreadable journal of an interrupted write; "
+                               "run the step that writes the set again") from None
         old = [r for r, h in files.items() if not (j.parent/r).is_file() or sha1_file(j.parent/r) != h]
         if old:
             raise FileSetError(f"{j.parent}: incomplete set of generated files (a write was interrupted): "

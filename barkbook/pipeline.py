@@ -349,7 +349,8 @@ def mark_interrupted(rec:dict)->list:
     note, marked = f"the process ended without finishing (killed?); found at {_now()} by the next start", []
     for inv in rec.get('history', []):
         if inv.get('status') == 'running':
-            inv.update(status='interrupted', error=f"pid {inv.get('pid', '?')}: {note}"); marked.append('invocation')
+            inv.update(status='interrupted', error=f"pid {inv.get('pid', '?')}: {note}")
+            marked.append('invocation')
     for step, s in rec.get('steps', {}).items():
         if s.get('status') == 'running': s.update(status='interrupted', error=note); marked.append(step)
     if rec.get('status') == 'running': rec['status'] = 'interrupted'; marked.append('run')
@@ -402,20 +403,24 @@ def run_step(run:Run, step:str, cls:type[StepParams], given:dict, rec:dict, nbs:
 # %% ../nbs/27_pipeline.ipynb #106c3010
 def clean_run(run:Run, given:dict, todo:list, log=print)->list:
     "Remove the temporaries a killed run left in the run folder and in the firmware folders of the steps in `todo`."
-    folders = [run.root] + [Path(given[s]['firmware_dir']) for s in todo if given.get(s, {}).get('firmware_dir')]
+    fws = [given[s]['firmware_dir'] for s in todo if given.get(s, {}).get('firmware_dir')]
+    folders = [run.root, *map(Path, fws)]
     gone = [p for f in dict.fromkeys(folders) for p in clean_temporaries(f)]
-    if gone: log(f"removed {len(gone)} temporaries left by an interrupted run: " + ', '.join(p.name for p in gone[:5])
-                 + (' ...' if len(gone) > 5 else ''))
+    if gone:
+        names = ', '.join(p.name for p in gone[:5]) + (' ...' if len(gone) > 5 else '')
+        log(f"removed {len(gone)} temporaries left by an interrupted run: {names}")
     return gone
 
-def _run_steps(run:Run, rec:dict, steps:dict, todo:list, given:dict, nbs:Path, log, progress, inv:dict)->RunRecord:
+def _run_steps(run:Run, rec:dict, steps:dict, todo:list, given:dict, nbs:Path, log, progress,
+               inv:dict)->RunRecord:
     "Record the invocation `inv`, run the steps of `todo` in order, record how it ended."
     rec['history'].append(inv); t_run = time.perf_counter()
     save_record(run, rec, status='running', order=list(steps), notebooks_dir=str(nbs), **_environment())
     for i, step in enumerate(todo, 1):
         try: run_step(run, step, steps[step], given[step], rec, nbs, f"[{i}/{len(todo)}]", log, progress)
         except (NotebookFailed, KeyboardInterrupt):
-            inv.update(status=rec['status'], seconds=round(time.perf_counter() - t_run, 2)); save_record(run, rec); raise
+            inv.update(status=rec['status'], seconds=round(time.perf_counter() - t_run, 2))
+            save_record(run, rec); raise
     inv.update(status='ok', seconds=round(time.perf_counter() - t_run, 2))
     save_record(run, rec, status='ok')
     log(f"run {run.name} finished in {inv['seconds']:.1f} s: {run.root}")
@@ -446,9 +451,9 @@ def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir
         clean_run(run, given, todo, log)   # the lock is held: no one else writes here
         rec = open_record(run, steps, todo)
         return _run_steps(run, rec, steps, todo, given, nbs, log, progress, {
-            'started': _now(), 'pid': os.getpid(), 'command': [Path(sys.argv[0]).name, *sys.argv[1:]], 'steps': todo,
-            'status': 'running', 'config_file': str(cfg_path) if cfg_path else None, 'config': config,
-            'cli_parameters': [list(p) for p in params]})
+            'started': _now(), 'pid': os.getpid(), 'command': [Path(sys.argv[0]).name, *sys.argv[1:]],
+            'steps': todo, 'status': 'running', 'config_file': str(cfg_path) if cfg_path else None,
+            'config': config, 'cli_parameters': [list(p) for p in params]})
 
 
 # %% ../nbs/27_pipeline.ipynb #43d7c82d

@@ -26,7 +26,8 @@ def barkbook(*args, timeout=900):
 
 
 def start(*args, log):
-    return subprocess.Popen([str(BIN / "barkbook"), *map(str, args)], stdout=log, stderr=subprocess.STDOUT, env=ENV)
+    return subprocess.Popen([str(BIN / "barkbook"), *map(str, args)], stdout=log, stderr=subprocess.STDOUT,
+                            env=ENV)
 
 
 # ---------------------------------------------------------------- processes
@@ -72,7 +73,8 @@ def wait_for(cond, seconds, what, proc=None):
     t0 = time.time()
     while time.time() - t0 < seconds:
         if (v := cond()): return v
-        if proc is not None and proc.poll() is not None: pytest.fail(f"barkbook run ended ({proc.returncode}) before {what}")
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"barkbook run ended ({proc.returncode}) before {what}")
         time.sleep(0.1)
     pytest.fail(f"timed out after {seconds} s waiting for {what}")
 
@@ -169,24 +171,28 @@ def _fw_set(root, tag):
             root / "firmware" / "lib" / "neural_network" / "model_settings.h": f"// {tag} settings\n"}
 
 
+def as_bytes(files): return [d.encode() if isinstance(d, str) else d for d in files.values()]
+
+
 def test_set_write_killed_at_every_rename(tmp_path):
     "F8: SIGKILL before each rename of a set write: old set, new set, or 'incomplete' naming the old files."
     root = tmp_path / "w"
     from barkbook.core import write_file_set
     old, new = _fw_set(root, "old"), _fw_set(root, "new")
     (tmp_path / "new.pkl").write_bytes(pickle.dumps(new))
-    full = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", "-1"], capture_output=True, text=True, env=ENV)
+    full = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", "-1"], capture_output=True,
+                          text=True, env=ENV)
     assert full.returncode == 0, full.stderr
     n_renames = int(full.stdout)            # journals (one per folder) + files
     assert n_renames == 2 + len(new)
     seen = []
     for n in range(n_renames):
         write_file_set(old)
-        r = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", str(n)], capture_output=True, env=ENV)
+        r = subprocess.run([sys.executable, "-c", _WRITER, tmp_path / "new.pkl", str(n)], capture_output=True,
+                           env=ENV)
         assert r.returncode == -signal.SIGKILL
-        have = {p: p.read_bytes() for p in new}
-        state = ("old" if all(have[p] == (old[p] if isinstance(old[p], bytes) else old[p].encode()) for p in new) else
-                 "new" if all(have[p] == (new[p] if isinstance(new[p], bytes) else new[p].encode()) for p in new) else "mixed")
+        have = [p.read_bytes() for p in new]
+        state = "old" if have == as_bytes(old) else "new" if have == as_bytes(new) else "mixed"
         try:
             for d in (root / "tflite", root / "firmware"): check_file_set(d)
             verdict = "ok"
@@ -203,3 +209,94 @@ def test_set_write_killed_at_every_rename(tmp_path):
     assert {s for _, s, _ in seen} >= {"old", "mixed"}, seen
     assert all(flagged for _, s, flagged in seen if s == "mixed")
     print("kill before rename n -> (reader sees, reader says incomplete):", seen)
+
+
+# ---------------------------------------------------------------- slow: the kill matrix
+
+STEPS4 = ("01_generate_data", "02_train", "03_convert_tflite", "04_stream")
+
+_SET_KILLER = """
+import dataclasses, os, signal, sys
+from barkbook import convert, core
+from barkbook.params import smoke_params
+from barkbook.run import Run
+real, count, armed = os.replace, [0], [False]
+def replace(a, b):
+    if armed[0]:
+        if count[0] == int(sys.argv[2]): os.kill(os.getpid(), signal.SIGKILL)   # mid-way through the set's renames
+        count[0] += 1
+    real(a, b)
+os.replace = replace
+write = core.write_file_set
+def armed_write(files, before_commit=None):
+    armed[0] = True; return write(files, before_commit)
+convert.write_file_set = armed_write
+p = dataclasses.replace(smoke_params('03_convert_tflite'), arena_margin_bytes=2048)   # another model_settings.h
+convert.convert_run(Run(sys.argv[1]), p, log=None)
+"""
+
+
+def _same_results(a: Run, b: Run):
+    "The artefacts two runs of the same parameters must share, compared (names differ, bytes must not)."
+    from barkbook import firmware as fwm
+    from barkbook.convert import check_firmware_set
+    assert a.read_manifest().equals(b.read_manifest())
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(np.asarray(a.open_split(split).x), np.asarray(b.open_split(split).x))
+    assert a.read_metrics().test == b.read_metrics().test
+    assert a.read_tflite("int8") == b.read_tflite("int8"), "int8 model bytes differ"
+    assert fwm.read_model_cc(a.firmware_dir / fwm.MODEL_CC) == fwm.read_model_cc(b.firmware_dir / fwm.MODEL_CC)
+    check_firmware_set(a.firmware_dir)
+    for csv in sorted(p.name for p in b.stream_dir.glob("*.csv")):
+        assert (a.stream_dir / csv).read_bytes() == (b.stream_dir / csv).read_bytes(), csv
+
+
+@pytest.mark.slow
+def test_kill_matrix(tmp_path):
+    "SIGKILL during 01, 02, 03 and 04, the same command re-run after each; then a kill inside 03's set write."
+    from barkbook.convert import check_firmware_set
+    runs = tmp_path / "runs"
+    cmd = ("run", "--runs-dir", runs, "--config", SMOKE)
+    t0 = time.perf_counter()
+    r = barkbook(*cmd, "--name", "base"); assert r.returncode == 0, r.stderr[-3000:]
+    base = Run(runs / "base"); per_step = {s: v["seconds"] for s, v in base.read_record().steps.items()}
+    timings = {"uninterrupted": round(time.perf_counter() - t0, 1)}
+    rd, killed = runs / "m", []
+    for step in STEPS4:
+        t1 = time.perf_counter()
+        with open(tmp_path / f"kill-{step}.log", "w") as log:
+            p = start(*cmd, "--name", "m", log=log)
+            def started():
+                try: rec = json.loads((rd / "run.json").read_text())
+                except (OSError, ValueError): return False
+                s = rec["steps"].get(step, {})
+                return (rec["history"][-1].get("pid") == p.pid and s.get("status") == "running"
+                        and s["started"] >= rec["history"][-1]["started"])
+            wait_for(started, 600, f"{step} to start", p)
+            time.sleep(max(2.0, 0.5 * per_step[step]))           # half-way through the step (as long as it took)
+            procs = descendants(p.pid)
+            p.send_signal(signal.SIGKILL); p.wait()
+        assert not wait_gone(procs, 15), f"orphans after a kill during {step}: {still_alive(procs)}"
+        assert Run(rd).read_record().steps[step]["status"] == "running"     # until the next start
+        killed.append((step, p.pid, len(procs), len(temporaries(rd))))
+        timings[f"kill during {step}"] = round(time.perf_counter() - t1, 1)
+    t1 = time.perf_counter()
+    r = barkbook(*cmd, "--name", "m"); assert r.returncode == 0, r.stderr[-3000:]
+    timings["re-run"] = round(time.perf_counter() - t1, 1)
+    rec, m = Run(rd).read_record(), Run(rd)
+    assert [h["status"] for h in rec.history] == ["interrupted"] * 4 + ["ok"]
+    assert [h["pid"] for h in rec.history[:4]] == [k[1] for k in killed]
+    assert rec.status == "ok" and all(s["status"] == "ok" for s in rec.steps.values())
+    assert temporaries(rd) == [] and not list(rd.rglob(".barkbook-set.json"))
+    _same_results(m, base)
+    # a kill inside 03's multi-file write (journals and 1 file renamed): the reader says so; 03 again mends it
+    t1 = time.perf_counter()
+    k = subprocess.run([sys.executable, "-c", _SET_KILLER, rd, "3"], capture_output=True, text=True, env=ENV)
+    assert k.returncode == -signal.SIGKILL, k.stderr[-2000:]
+    with pytest.raises(FileSetError, match="incomplete set of generated files"): check_firmware_set(m.firmware_dir)
+    assert temporaries(rd) != []
+    r = barkbook(*cmd, "--name", "m", "--from", "03"); assert r.returncode == 0, r.stderr[-3000:]
+    assert temporaries(rd) == [] and not list(rd.rglob(".barkbook-set.json"))
+    _same_results(m, base)
+    timings["kill in 03's set write + --from 03"] = round(time.perf_counter() - t1, 1)
+    print("kill matrix:", killed, "seconds:", timings)

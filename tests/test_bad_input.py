@@ -42,7 +42,7 @@ KINDS = {
     'mp3_named_wav':     ('dog_bark/mp3_inside.wav', 'ok', 'ok', 'ok', 'ok'),
     'wav_named_mp3':     ('dog_bark/wav_inside.mp3', 'ok', 'ok', 'ok', 'ok'),
     'info_chunk':        ('dog_bark/info_chunk.wav', 'ok', 'ok', 'ok', 'ok'),
-    'very_quiet':        ('dog_bark/very_quiet.wav', 'ok', 'ok', 'ok', 'error:silent: peak'),  # -61 dBFS peak
+    'very_quiet':        ('dog_bark/very_quiet.wav', 'ok', 'ok', 'ok', 'error:silent: peak'),  # -61 dBFS peak: silence level, no warning
     'long_10min':        ('dog_bark/long_10min.wav', 'ok', 'ok', 'ok', 'ok'),
     'short_0.1s':        ('dog_bark/short.wav', 'warn:too short', 'error:too short', 'ok', 'ok'),
     'one_sample':        ('dog_bark/one_sample.wav', 'warn:too short', 'error:too short', 'ok', 'error:too short'),

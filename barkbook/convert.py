@@ -45,7 +45,7 @@ WAVE_SCALE = 1 / 32768   # raw-waveform models take int16 samples / 32768, in [-
 class Trained:
     "A run's trained float model and what conversion needs to know about it."
     model: object          # the Keras model
-    record: TrainRecord    # model/train_config.json
+    record: TrainRecord    # what the model was trained with (the run's training record)
     classes: list          # class names, index = class id
     cfg: FeatureConfig     # the front-end the model was trained on
     kind: str              # model input: 'logmel' (dB) or 'wave' (samples in [-1, 1))

@@ -101,7 +101,7 @@ def _run_grid(run:Run, cfg:FeatureConfig)->StreamGrid:
 # %% ../nbs/25_inference.ipynb #89c09318
 @patch(cls_method=True)
 def load(cls:Classifier, run_dir:str|Path|Run,  # a run directory (runs/<name>)
-         kind:str='int8',        # 'int8': tflite/model_int8.tflite (no TensorFlow); 'float': model/model.keras
+         kind:str='int8',        # 'int8': the converted int8 model (no TensorFlow); 'float': the Keras model
          backend:str='litert',   # int8 runtime: 'litert' (batched) or 'tflm' (TFLite Micro kernels)
          **kwargs)->Classifier:
     "Load the classifier of a run."

@@ -13,11 +13,11 @@ from .params import STEPS, ParamError, StepParams
 from .run import Run, RunError, RunRecord
 
 # %% auto #0
-__all__ = ['PIPELINE', 'RESERVED', 'PATH_PARAMS', 'RUN_LOCK', 'PipelineError', 'NotebookFailed', 'parse_value', 'typed_value',
-           'find_step', 'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters',
-           'package_versions', 'git_info', 'execute_step', 'run_folder', 'run_lock', 'mark_interrupted', 'open_record',
-           'save_record', 'run_step', 'clean_run', 'run_pipeline', 'load_sweep', 'point_name', 'compare_runs',
-           'markdown_table', 'plot_comparison', 'run_sweep']
+__all__ = ['PIPELINE', 'RESERVED', 'PATH_PARAMS', 'PipelineError', 'NotebookFailed', 'parse_value', 'typed_value', 'find_step',
+           'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters', 'package_versions',
+           'git_info', 'execute_step', 'run_folder', 'run_lock', 'mark_interrupted', 'open_record', 'save_record',
+           'run_step', 'clean_run', 'run_pipeline', 'load_sweep', 'point_name', 'compare_runs', 'markdown_table',
+           'plot_comparison', 'run_sweep']
 
 # %% ../nbs/27_pipeline.ipynb #c45a832e
 PIPELINE = ('01_generate_data', '02_train', '03_convert_tflite', '04_stream')  # the notebooks of a run, in order
@@ -326,13 +326,11 @@ def run_folder(name:str|None=None, runs_dir:str|Path|None=None, run_dir:str|Path
     return Run.named(name, Path(runs_dir).resolve() if runs_dir else None)
 
 # %% ../nbs/27_pipeline.ipynb #403903e9
-RUN_LOCK = 'run.lock'   # in the run folder: flock-ed while a `barkbook run` uses the folder
-
 @contextlib.contextmanager
 def run_lock(run:Run):
     "Hold the run folder's lock for the block; PipelineError naming the holder when another process has it."
     run.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(run.root/RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(run.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -340,7 +338,7 @@ def run_lock(run:Run):
             raise PipelineError(f"{run.root}: run {run.name!r} is already running ({holder}); wait for it to "
                                 "finish, or use another --name") from None
         os.ftruncate(fd, 0); os.pwrite(fd, f"pid {os.getpid()}, started {_now()}".encode(), 0)
-        yield run.root/RUN_LOCK
+        yield run.lock_path
     finally: os.close(fd)   # closing the descriptor releases the lock
 
 # %% ../nbs/27_pipeline.ipynb #90a0f356
@@ -371,7 +369,7 @@ def open_record(run:Run, steps, todo:list)->dict:
     return rec
 
 def save_record(run:Run, rec:dict, **changes)->dict:
-    "Apply `changes` to the record, stamp `updated`, write run.json (a checked `RunRecord`)."
+    "Apply `changes` to the record, stamp `updated`, write the run record (a checked `RunRecord`)."
     rec.update(changes, updated=_now())
     run.write_record(RunRecord.from_dict(rec, where=str(run.record_path)))
     return rec
@@ -440,7 +438,7 @@ def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir
                  run_dir:str|Path|None=None,  # explicit run folder (overrides runs_dir/name)
                  cwd:str|Path|None=None,      # relative path parameters are relative to this (default: cwd)
                 )->RunRecord:
-    "Run the pipeline notebooks with papermill into a run folder; return the `RunRecord` saved as run.json."
+    "Run the pipeline notebooks with papermill into a run folder; return the `RunRecord` it saved."
     steps, nbs = steps or STEPS, Path(notebooks_dir or project_root()/'nbs').resolve()
     run = run_folder(name, runs_dir, run_dir)
     cfg_path = None if isinstance(config, dict) else config

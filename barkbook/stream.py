@@ -585,12 +585,12 @@ class StreamResult:
     cfg: FeatureConfig
     by_snr: pd.DataFrame         # misses by bark SNR at the chosen point
     false_alarms: pd.DataFrame   # false alarms at the chosen point, with their background
-    report: StreamReport         # what stream/report.json holds
+    report: StreamReport         # the stream report (a typed record, see barkbook.run)
     @property
     def scenes(self)->list: return [sc for sc, _ in self.scored]
 
 # %% ../nbs/24_stream.ipynb #6e3a36c2
-def evaluate_run(run:Run,               # the run: features/ and tflite/model_int8.tflite in; detector settings, stream/ out
+def evaluate_run(run:Run,               # the run: features and the int8 model in; detector settings and the stream report out
                  p:StreamParams,         # the step's parameters
                  plots:bool=True,        # write det_curve.png and timeline.png
                  backend:str='litert',   # Int8Model backend

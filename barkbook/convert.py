@@ -27,8 +27,8 @@ __all__ = ['QUANTIZATIONS', 'WAVE_SCALE', 'GRAPH_NAME', 'ESP32_HZ', 'CYCLES_PER_
            'arena_with_margin', 'measure_arena', 'runtime_outputs', 'compare_runtimes', 'check_runtimes',
            'accuracy_summary', 'verify', 'resolver_method', 'layer_costs', 'latency_estimate', 'budget', 'enforce',
            'firmware_dir', 'current_det_cfg', 'model_data_h', 'arena_note', 'firmware_outputs', 'write_all',
-           'check_firmware_set', 'Conversion', 'check_conversion', 'conversion_report', 'output_files', 'convert_run',
-           'tiny_converted']
+           'check_firmware_set', 'Conversion', 'check_conversion', 'conversion_report', 'device_figures',
+           'output_files', 'convert_run', 'tiny_converted']
 
 # %% ../nbs/23_convert.ipynb #73119d4d
 class ConvertError(BarkbookError):
@@ -538,6 +538,37 @@ def _runtime_summary(cmp:dict|None)->dict:
     return {key: int(cmp['max_diff']) if cmp['unit'] == 'output steps' else cmp['max_diff'],
             'tflm_equal_clips': cmp['equal_clips'], 'litert_vs_tflm': cmp}
 
+# %% ../nbs/23_convert.ipynb #274bb89b
+def _cpp_arena(model:bytes, c:Conversion)->dict:
+    "Arena bytes of the C++ build on 64- and 32-bit, or the reason it could not be measured."
+    out = {}
+    for bits in (64, 32):
+        try: out[f'{bits}bit'] = firmware.arena_used_bytes(model, c.t.cfg, c.t.classes, bits=bits)
+        except firmware.FirmwareError as e: out[f'{bits}bit_skipped'] = str(e)
+    used = [v for k, v in out.items() if not k.endswith('skipped')]
+    if used and c.arena['bytes'] < max(used):
+        raise BudgetError(f"the C++ firmware needs {max(used)} arena bytes, more than the {c.arena['bytes']} it would "
+                          "ship; raise arena_margin / arena_margin_bytes")
+    if used: out['shipped_margin'] = round(c.arena['bytes'] / max(used) - 1, 4)
+    return out
+
+# %% ../nbs/23_convert.ipynb #f03043a0
+def device_figures(p:ConvertParams, c:Conversion, fw:Path|None, fw_files:dict)->dict|None:
+    "C++ arena (64/32-bit), Xtensa sizes and lx106 instructions of the firmware built with this model."
+    if not fw_files: return None
+    if not p.device_checks: return dict(skipped='device_checks is off')
+    if (why := firmware.missing_tree('tflm', 'esp_nn')): return dict(skipped=why)
+    out = dict(arena=_cpp_arena(c.blobs['int8'], c))
+    with tempfile.TemporaryDirectory() as d:
+        for path, text in fw_files.items():     # the generated files, staged as a firmware tree
+            dest = Path(d)/'model'/path.relative_to(fw); dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text)
+        for key, fn in (('xtensa_sizes', lambda: firmware.xtensa_tflm_sizes(Path(d)/'build', model_dir=Path(d)/'model').to_dict('records')),
+                        ('lx106', lambda: firmware.qemu_counts(Path(d)/'build', model_dir=Path(d)/'model'))):
+            try: out[key] = fn()
+            except (firmware.FirmwareError, OSError, subprocess.SubprocessError) as e: out[f'{key}_skipped'] = str(e)
+    return out
+
 # %% ../nbs/23_convert.ipynb #b0a137a0
 def output_files(run:Run, p:ConvertParams, c:Conversion)->tuple[dict, ConversionReport]:
     "Every file of the conversion, `{path: bytes|str}`, and the report (which lists them)."
@@ -546,7 +577,7 @@ def output_files(run:Run, p:ConvertParams, c:Conversion)->tuple[dict, Conversion
     fw_files = firmware_outputs(run, p, c.t, main, c.arena)
     fw = firmware_dir(run, p) if fw_files else None
     files.update(fw_files)
-    report = conversion_report(run, p, c, fw)
+    report = replace(conversion_report(run, p, c, fw), firmware=device_figures(p, c, fw, fw_files))
     report = replace(report, written=[str(f) for f in [*files, run.conversion_report_path]])
     files[run.conversion_report_path] = report.to_json() + '\n'
     return files, report

@@ -240,3 +240,21 @@ def test_bad_runs(run, tmp_path):
         cv.convert_run(bad, P, log=None)
     with pytest.raises(cv.ConvertError, match="unknown quantization 'int4'"):
         cv.convert_run(run, dataclasses.replace(P, quantization="int4"), log=None)
+
+
+@pytest.mark.skipif(fwm.missing_tree("tflm", "esp_nn") is not None, reason=str(fwm.missing_tree("tflm", "esp_nn")))
+def test_device_figures_in_the_report(run, tmp_path):
+    """The conversion builds the firmware with the model: C++ arena on 64/32-bit under the shipped arena, Xtensa
+    sizes per part and lx106 instructions in the report (issue 15)."""
+    fw = tmp_path / "firmware"
+    rep = cv.convert_run(run, dataclasses.replace(P, firmware_dir=str(fw), device_checks=True), log=None)
+    dev = rep.firmware
+    a = dev["arena"]
+    assert a["64bit"] > a["32bit"] > 0 and rep.arena["bytes"] >= a["64bit"] and a["shipped_margin"] >= 0
+    if fwm.xtensa_toolchain() is not None:
+        total = [r for r in dev["xtensa_sizes"] if r["part"] == "total"][0]
+        model = [r for r in dev["xtensa_sizes"] if r["part"].startswith("model")][0]
+        assert model["rodata"] >= rep.bytes and total["text"] > 50_000
+    if shutil.which("qemu-system-xtensa"):
+        assert dev["lx106"]["inference_instructions"] > 1_000_000
+    assert run.read_conversion_report().firmware == dev

@@ -170,6 +170,7 @@ def test_failing_cell_is_located(toy, tmp_path):
     assert r.returncode == 2 and "01_generate_data has not completed" in r.stderr
 
 
+@pytest.mark.slow   # make test-all: keeps make test under 15 minutes
 def test_sweep(toy, tmp_path):
     sw = tmp_path / "sweep.yaml"
     sw.write_text("name: grid\nparameters: {seed: 2, 02_train: {epochs: 7}}\ngrid:\n  03.seed: [0, 13]\nparallel: 2\n")

@@ -50,6 +50,7 @@ def test_explores_the_named_run(tmp_path, tiny):
     assert any("image/png" in o.get("data", {}) for o in outs)                               # the balance figure
 
 
+@pytest.mark.slow   # make test-all: keeps make test under 15 minutes
 def test_a_run_without_model_falls_back(tmp_path, tiny):
     nb = execute(tmp_path, tmp_path / "not_trained")
     text = "".join(o.get("text", "") for o in outputs(nb))

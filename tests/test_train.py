@@ -57,6 +57,7 @@ def test_resume_after_kill(tmp_path):
     assert [int(e) for e, _ in lines] == list(range(done + 1, epochs + 1)), out[-3000:]   # only the missing epochs
 
 
+@pytest.mark.slow   # make test-all: keeps make test under 15 minutes
 def test_two_logical_cpu_devices_mirrored(tmp_path):
     "The distributed path: MirroredStrategy over two logical CPU devices (what several GPUs would use)."
     toy_features(Run(tmp_path), n=(32, 8, 8))
@@ -82,6 +83,7 @@ def test_raw_waveform_family(tmp_path):
     assert run.read_test_scores().shape == (8, 4)
 
 
+@pytest.mark.slow   # make test-all: keeps make test under 15 minutes
 def test_tiny_run_two_processes_at_once(tmp_path):
     "Two processes ask for the same tiny run at once: one builds it, the other waits and gets the same folder."
     code = "import sys; from barkbook.train import tiny_run; print('TINY', tiny_run(sys.argv[1]))"

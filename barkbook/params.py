@@ -128,7 +128,8 @@ class DataParams(StepParams):
     val_frac: float = P(0.15, "fraction of groups for validation (data sets without an official split)")
     test_frac: float = P(0.15, "fraction of groups for test (data sets without an official split)")
     snr_db: list[float] = P([0, 20], "range of bark/speech-to-background ratio in synthetic clips, dB")
-    augment_copies: int = P(0, "augmented copies of each training clip (gain, shift, noise, low-pass)")
+    augment_copies: int = P(0, "copies of each non-silence training clip through the room/microphone chain")
+    n_rooms: int = P(64, "simulated rooms in the data set's impulse-response bank (used by augment_copies)")
     max_windows_per_file: int = P(10, "at most this many 1 s windows from one long recording")
     event_classes: list[str] = P(['dog_bark', 'speech'], "classes whose long recordings keep only event windows")
     n_jobs: int = P(2, "worker processes")
@@ -202,19 +203,27 @@ class StreamParams(StepParams):
     firmware_dir: str|None = P(None, "also write the detector settings into this firmware folder")
     bark_label: str = P('dog_bark', "the class the detector fires on")
     scene_minutes: float = P(10.0, "length of each generated test scene, minutes")
-    n_bark_scenes: int = P(3, "generated scenes with barks at known times")
-    n_free_scenes: int = P(4, "generated bark-free scenes (ambient, speech, silence only)")
-    snrs_db: list[float] = P([0, 5, 10, 20], "bark-to-background level ratios, dB, cycled over the barks")
+    n_bark_scenes: int = P(5, "generated scenes with barks at known times (5 x 10 min: about 400 barks)")
+    n_free_scenes: int = P(30, "generated bark-free scenes (30 x 10 min = 5 h: resolves 1 false alarm per hour)")
+    snrs_db: list[float] = P([0, 5, 10, 15, 20], "bark-to-background level ratios, dB, cycled over the barks")
     bark_gap_s: list[float] = P([4.0, 10.0], "range of the pause between two barks in a scene, seconds")
     recordings: list[str] = P([], "user long recordings, each with a label file next to it (.txt/.tsv/.csv)")
+    real_folders: list[str] = P([], "folders of real labelled clips (class sub-folders or a CSV manifest), "
+                                    "assembled into scenes and reported as their own curves (measured only)")
+    real_bark_scenes: int = P(2, "scenes with barks built from each real folder")
+    real_free_scenes: int = P(6, "bark-free scenes built from each real folder")
+    overlay_labels: list[str] = P(['speech'], "classes of a real folder placed on top like barks (words), "
+                                              "not in its background")
     thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98], "confidence thresholds swept")
-    average_windows: list[int] = P([1, 2, 3, 4, 5, 6], "averaging windows swept, in inference steps")
+    detector_rules: list[str] = P(['average_window=1', 'average_window=2', 'average_window=3', 'average_window=4',
+                                   'average_window=6'],
+                                  "detector rules swept with every threshold: 'field=value,...' of DetectorConfig")
     min_bark_duration_ms: int = P(240, "detector: the averaged score must stay above threshold this long")
     suppression_ms: int = P(1500, "detector: no new detection this long after one")
     tolerance_s: float = P(0.5, "a bark counts as found if a detection starts within this many seconds")
     rule: str = P('fa_per_hour at most 1', "operating point: fewest misses within this false-alarm rate")
     seed: int = P(0, "randomness of the generated scenes")
-    save_scenes: bool = P(True, "also write the generated scenes as WAV + Audacity labels into stream/scenes")
+    save_scenes: bool = P(False, "also write the generated scenes as WAV + Audacity labels into stream/scenes")
 
 # %% ../nbs/14_params.ipynb #e794b1ea
 STEPS = {c.STEP: c for c in (DataParams, TrainParams, ConvertParams, StreamParams)}   # in pipeline order

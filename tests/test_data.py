@@ -37,7 +37,8 @@ def test_built_data_set(built):
     assert m.groupby('group').split.nunique().max() == 1                     # no group crosses splits
     for s in SPLITS: assert set(m.label[m.split == s]) == set(CLASSES)
     aug = m[m.source == 'augment']                                           # copies: train only, own group
-    assert len(aug) == (m[m.source != 'augment'].split == 'train').sum() and set(aug.split) == {'train'}
+    orig = m[m.source != 'augment']                                          # every non-silence training clip
+    assert len(aug) == ((orig.split == 'train') & (orig.label != 'silence')).sum() and set(aug.split) == {'train'}
     src = m.set_index('path')
     assert all(src.loc[o, 'group'] == g for o, g in zip(aug.origin, aug.group))
     assert run.read_classes() == CLASSES and run.read_manifest().sha1.tolist() == m.sha1.tolist()

@@ -29,5 +29,10 @@ void board_led(bool on);
 bool board_button_pressed();
 uint64_t board_micros();
 void board_delay_ms(uint32_t ms);
+// The serial console (the protocol of lib/serial_protocol): up to max bytes received so far, without waiting;
+// write n bytes (waits until the driver has taken them); the console's baud rate.
+size_t board_serial_read(char* buf, size_t max);
+void board_serial_write(const char* data, size_t n);
+uint32_t board_serial_baud();
 // Run fn(arg) as a task pinned to core `core` with the given priority and stack size.
 bool board_start_task(void (*fn)(void*), void* arg, const char* name, uint32_t stack_bytes, int priority, int core);

@@ -1,11 +1,16 @@
 // ESP-IDF (>= 5.1) implementation of board.h: I2S standard-mode RX for an INMP441, GPIO LED and button, esp_timer.
 #include "board.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include "driver/gpio.h"
 #include "driver/i2s_std.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "sdkconfig.h"
 
 namespace {
 i2s_chan_handle_t g_rx = nullptr;
@@ -41,6 +46,8 @@ bool board_init() {
   gpio_reset_pin(static_cast<gpio_num_t>(BOARD_BUTTON_GPIO));
   gpio_set_direction(static_cast<gpio_num_t>(BOARD_BUTTON_GPIO), GPIO_MODE_INPUT);
   gpio_set_pull_mode(static_cast<gpio_num_t>(BOARD_BUTTON_GPIO), GPIO_PULLUP_ONLY);
+  // The console UART without its driver: reads return what the RX FIFO holds (non-blocking), writes wait for the FIFO.
+  fcntl(STDIN_FILENO, F_SETFL, O_NONBLOCK);
   return true;
 }
 
@@ -65,3 +72,15 @@ void board_delay_ms(uint32_t ms) { vTaskDelay(pdMS_TO_TICKS(ms)); }
 bool board_start_task(void (*fn)(void*), void* arg, const char* name, uint32_t stack_bytes, int priority, int core) {
   return xTaskCreatePinnedToCore(fn, name, stack_bytes, arg, priority, nullptr, core) == pdPASS;
 }
+
+size_t board_serial_read(char* buf, size_t max) {
+  const ssize_t n = read(STDIN_FILENO, buf, max);
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+void board_serial_write(const char* data, size_t n) {
+  fwrite(data, 1, n, stdout);
+  fflush(stdout);
+}
+
+uint32_t board_serial_baud() { return CONFIG_ESP_CONSOLE_UART_BAUDRATE; }

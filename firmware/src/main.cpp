@@ -4,7 +4,10 @@
 //         shift/gain (i2s_to_int16, BARKBOOK_MIC_GAIN_BITS) and pushes them into a lock-free ring (0.5 s).
 // Core 1: app_main drains the ring into BarkDetector::process(). The detector computes one log-mel frame per
 //         20 ms hop and runs the model every hop_ms (240 ms) on the last 49 frames (~1 s), then post-processes.
-// Serial (115200 baud): one line per inference step, "BARK" lines on detections, stats every 10 s.
+// Serial (115200 baud): the protocol of lib/serial_protocol (README "Serial protocol"): HELLO and CFG at start, one
+//         STEP line per inference, EVENT lines on detections, STATS every 10 s; commands in (threshold, set, capture,
+//         ...) change the detector rule until reboot; captured 1-s windows of events and near-misses go out as CAPD
+//         lines (base64) between steps. `barkbook monitor --port PORT` reads and drives it.
 // LED: on for 500 ms after each detection. Calibration mode (hold BOOT at reset, or the esp32dev-calibrate env):
 // prints the input level in dBFS every 250 ms instead of detecting, to choose BARKBOOK_MIC_GAIN_BITS.
 // Uses only the bark_detector API, the portable audio_input.h helpers and the board layer (board.h).
@@ -13,6 +16,7 @@
 #include "audio_input.h"
 #include "bark_detector.h"
 #include "board.h"
+#include "../lib/serial_protocol/serial_protocol.h"  // relative: found with the include folders the tests give
 
 #ifndef BARKBOOK_MIC_GAIN_BITS
 #define BARKBOOK_MIC_GAIN_BITS 2  // +12 dB over the INMP441's 24-bit full scale (see README: calibration)
@@ -21,7 +25,7 @@
 #define BARKBOOK_CALIBRATION 0
 #endif
 #ifndef BARKBOOK_PRINT_STEPS
-#define BARKBOOK_PRINT_STEPS 1    // one serial line per inference step
+#define BARKBOOK_PRINT_STEPS 1    // one STEP line per inference step (at run time: `set steps=0|1`)
 #endif
 
 namespace {
@@ -30,6 +34,7 @@ constexpr size_t kBlock = 320;         // samples per I2S read = one feature hop
 constexpr size_t kCalibBlock = 4000;   // 250 ms level window in calibration mode
 SampleRing<8192> g_ring;               // 512 ms between capture and detection
 BarkDetector g_detector;               // all detector buffers are inside: no heap
+SerialMonitor g_monitor;               // the serial protocol: 1 s of audio history + the capture window (64 KB)
 int32_t g_raw[kBlock];
 int16_t g_capture[kBlock];
 int16_t g_work[1024];
@@ -61,14 +66,7 @@ void calibration_loop() {
   }
 }
 
-void print_stats() {
-  const BarkDetectorStats s = g_detector.get_stats();
-  printf("stats: inferences %u detections %u latency avg %.1f ms max %.1f ms frame %.0f us wide %u errors %u "
-         "dropped %u\n",
-         static_cast<unsigned>(s.inferences), static_cast<unsigned>(s.detections), s.avg_latency_ms, s.max_latency_ms,
-         s.avg_frame_us, static_cast<unsigned>(s.wide_frames), static_cast<unsigned>(s.model_errors),
-         static_cast<unsigned>(g_ring.dropped()));
-}
+void serial_write(const char* data, size_t n, void*) { board_serial_write(data, n); }
 
 }  // namespace
 
@@ -96,28 +94,20 @@ extern "C" void app_main(void) {
       board_delay_ms(100);
     }
   }
-  printf("ready: threshold %.2f, min duration %u ms, average %u steps, suppression %u ms, hop %u ms\n",
-         config.confidence_threshold, static_cast<unsigned>(config.min_bark_duration_ms),
-         static_cast<unsigned>(config.enable_temporal_filter ? config.average_window : 1),
-         static_cast<unsigned>(config.suppression_ms), static_cast<unsigned>(config.hop_ms));
+  g_monitor.set_print_steps(BARKBOOK_PRINT_STEPS);
+  g_monitor.begin(g_detector, serial_write, nullptr, board_serial_baud());  // HELLO + CFG lines
 
   uint64_t led_off_at = 0, next_stats = board_micros() + 10000000ull;
+  char input[64];
   for (;;) {
+    const size_t got = board_serial_read(input, sizeof(input));  // commands: answered at once (OK/ERR + CFG)
+    if (got > 0) g_monitor.receive(input, got);
     const size_t n = g_ring.read(g_work, sizeof(g_work) / sizeof(g_work[0]));
     if (n == 0) {
       board_delay_ms(5);
-    } else {
-      const DetectionResult r = g_detector.process(g_work, n);
-      if (r.inferences > 0) {
-        if (BARKBOOK_PRINT_STEPS)
-          printf("t=%7.2fs class=%-10s conf=%.2f bark=%.2f\n", r.timestamp_ms / 1000.0, bark_class_to_string(r.detected_class),
-                 r.confidence, r.bark_score);
-        if (r.is_bark) {
-          printf("BARK DETECTED t=%.2fs confidence %.2f\n", r.timestamp_ms / 1000.0, r.confidence);
-          board_led(true);
-          led_off_at = board_micros() + 500000ull;
-        }
-      }
+    } else if (g_monitor.process(g_work, n) > 0) {  // STEP/EVENT lines, captures
+      board_led(true);
+      led_off_at = board_micros() + 500000ull;
     }
     const uint64_t now = board_micros();
     if (led_off_at && now >= led_off_at) {
@@ -125,7 +115,7 @@ extern "C" void app_main(void) {
       led_off_at = 0;
     }
     if (now >= next_stats) {
-      print_stats();
+      g_monitor.print_stats(static_cast<uint32_t>(g_ring.dropped()));
       next_stats = now + 10000000ull;
     }
   }

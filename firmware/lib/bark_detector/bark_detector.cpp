@@ -42,7 +42,22 @@ bool BarkDetector::initialize(const BarkDetectorConfig& config, ScoreModel& mode
 void BarkDetector::reset() {
   fe_.reset();
   post_.reset();
+  step_offset_ = 0;
   last_ = DetectionResult();
+}
+
+bool BarkDetector::set_config(const BarkDetectorConfig& config) {
+  if (model_ == nullptr || config.hop_ms != post_.config().hop_ms) {
+    status_ = model_ == nullptr ? BarkStatus::kNotInitialized : BarkStatus::kBadConfig;
+    return false;
+  }
+  const uint32_t steps = last_.detected_class == -1 ? 0 : last_.step + 1;  // steps run since initialize()/reset()
+  if (!post_.configure(config, model_->num_classes())) {
+    status_ = BarkStatus::kBadConfig;
+    return false;
+  }
+  step_offset_ = steps;
+  return true;
 }
 
 DetectionResult BarkDetector::run_step() {
@@ -58,6 +73,10 @@ DetectionResult BarkDetector::run_step() {
     return none;
   }
   DetectionResult r = post_.step(scores_);
+  if (step_offset_) {  // after set_config(): numbering and time continue from the steps before it
+    r.step += step_offset_;
+    r.timestamp_ms = static_cast<uint32_t>(static_cast<uint64_t>(r.step) * post_.config().hop_ms);
+  }
   const uint64_t dt = now() - t0;
   ++stats_.inferences;
   if (r.is_bark) ++stats_.detections;

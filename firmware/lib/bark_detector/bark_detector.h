@@ -55,6 +55,11 @@ class BarkDetector {
   DetectionResult process(const int16_t* samples, size_t n);
   // Forget audio, frames and post-processing history (the configuration stays).
   void reset();
+  // Change the post-processing rule at run time (threshold, averaging, duration, suppression, ...), validated like
+  // initialize(). The audio, the frames and the step numbering go on; the rule's history starts afresh (as after
+  // reset()). hop_ms cannot change at run time. Returns false (last_error() kBadConfig) and keeps the old config
+  // when `config` is invalid or the detector is not initialized.
+  bool set_config(const BarkDetectorConfig& config);
   BarkDetectorStats get_stats() const;
   BarkStatus last_error() const { return status_; }
   bool initialized() const { return model_ != nullptr; }
@@ -63,6 +68,8 @@ class BarkDetector {
   void set_clock(ClockFn clock) { clock_ = clock; }
   // Optional: called after every inference step with that step's result.
   void set_step_callback(StepCallback cb, void* user) { step_cb_ = cb; step_user_ = user; }
+  // The class scores of the last inference step (det::kNumClasses floats).
+  const float* last_scores() const { return scores_; }
   // The front-end (read-only), e.g. for its last frame.
   const AudioProcessor& frontend() const { return fe_; }
 
@@ -75,6 +82,7 @@ class BarkDetector {
   ScoreModel* model_ = nullptr;
   BarkStatus status_ = BarkStatus::kNotInitialized;
   uint32_t hop_frames_ = 0;
+  uint32_t step_offset_ = 0;      // steps before the last set_config() (the post-processor counts from there)
   int8_t window_[AudioProcessor::kWindowSize] = {};
   float scores_[det::kNumClasses] = {};
   DetectionResult last_;

@@ -1,5 +1,5 @@
-"""Shared pytest setup: the `slow` marker (run with --runslow, `make test-all`), repo paths."""
-import os
+"""Shared pytest setup: the `slow` marker (run with --runslow, `make test-all`), repo paths, a JupyterLab server."""
+import json, os, secrets, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -22,3 +22,50 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# JupyterLab for the real-browser tests (test_browser.py, test_record_browser.py)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def _wait_status(url: str, proc, log: Path, timeout: float = 60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None: raise RuntimeError(f"jupyter lab exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200: return json.loads(r.read())
+        except OSError: time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer in {timeout} s")
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """`start(root_dir)`: JupyterLab serving `root_dir` on a free loopback port with a random token (no news, no
+    update checks); returns dict(url, token, dir=tmp_path). Every server started is stopped at the end."""
+    procs = []
+    def start(root_dir: Path) -> dict:
+        settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"; settings.mkdir(parents=True, exist_ok=True)
+        (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        port, token = _free_port(), secrets.token_hex(16)
+        env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+                   JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), TF_CPP_MIN_LOG_LEVEL="3")
+        env.pop("IN_TEST", None)
+        jupyter = Path(sys.executable).parent / "jupyter"
+        log = open(tmp_path / "lab.log", "w")
+        proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                                 "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
+                                 "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True"] + (["--allow-root"] if os.geteuid() == 0 else []),
+                                cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append((proc, log))
+        _wait_status(f"http://127.0.0.1:{port}/api/status?token={token}", proc, tmp_path / "lab.log")
+        return dict(url=f"http://127.0.0.1:{port}", token=token, dir=tmp_path)
+    yield start
+    for proc, log in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try: proc.wait(20)
+            except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
+        log.close()

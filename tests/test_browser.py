@@ -1,6 +1,6 @@
 """Real-browser test: JupyterLab + headless system Chromium (Playwright) run 05_explore.ipynb
 (the explorers on a run), the widgets render, changing the class dropdown changes the spectrogram image. Saves tests/artifacts/explore.png."""
-import json, os, secrets, shutil, socket, subprocess, sys, time, urllib.request
+import os, shutil, time
 from pathlib import Path
 import pytest
 
@@ -12,51 +12,15 @@ if not CHROMIUM.exists(): pytest.skip(f"{CHROMIUM} not installed (apt-get instal
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not importable")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
-def _wait_status(url: str, proc, log: Path, timeout: float = 60):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None: raise RuntimeError(f"jupyter lab exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200: return json.loads(r.read())
-        except OSError: time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer in {timeout} s")
-
-
 @pytest.fixture
-def lab(tmp_path):
-    "JupyterLab on a free loopback port with a random token, serving a copy of the notebook; stopped at the end."
+def lab(tmp_path, jupyter_lab):
+    "JupyterLab (conftest's `jupyter_lab`) serving a copy of the notebook; stopped at the end."
     nbs = tmp_path / "nbs"; nbs.mkdir(); (tmp_path / "runs").mkdir()
     shutil.copy(ROOT / "nbs" / "05_explore.ipynb", nbs)
     default = ROOT / "runs" / "default"
     if (default / "model" / "model.keras").exists():   # else 05 explores the cached tiny run
         (tmp_path / "runs" / "default").symlink_to(default)
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"; settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("IN_TEST", None)
-    jupyter = Path(sys.executable).parent / "jupyter"
-    log = open(tmp_path / "lab.log", "w")
-    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-                             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbs}",
-                             "--LabApp.news_url=", "--LabApp.expose_app_in_browser=True"] + (["--allow-root"] if os.geteuid() == 0 else []),
-                            cwd=nbs, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_status(f"http://127.0.0.1:{port}/api/status?token={token}", proc, tmp_path / "lab.log")
-        yield dict(url=f"http://127.0.0.1:{port}", token=token, dir=tmp_path)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try: proc.wait(20)
-            except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
-        log.close()
+    return jupyter_lab(nbs)
 
 
 def test_explore_notebook_in_jupyterlab(lab):

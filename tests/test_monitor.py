@@ -91,6 +91,7 @@ def test_monitor_end_to_end(tmp_path):
         read_until(dev, lambda m: m["tag"] == "STEP" and m["step"] >= s1 + 70, got)   # a whole loop (67 steps)
         s2 = dev.set(threshold=0.5, average_window=1, capture="events")["step"]
         read_until(dev, lambda m: m["tag"] == "STATS", got)
+    assert "allocs_run=0" in dev.host_log, dev.host_log   # no heap in the app loop (protocol, detector, TFLM)
     steps = [m for m in got if m["tag"] == "STEP"]
     assert [m["step"] for m in steps] == list(range(len(steps))) and len(steps) == (len(audio) - 15872) // 3840 + 1
     assert all(m["t_ms"] == 240 * m["step"] for m in steps)

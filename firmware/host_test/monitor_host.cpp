@@ -9,7 +9,8 @@
 //     --speed  audio time / wall time (0: as fast as the model runs)
 //     --loops  play the WAV this many times (0: until the other side hangs up)
 //     --linger-ms  after the audio: keep answering commands this long, or until the other side hangs up (2000)
-// At the end of the audio it sends every capture still due and a STATS line; exit 0.
+// At the end of the audio it sends every capture still due and a STATS line; exit 0. Heap allocations during
+// initialize()/begin() and during the loop are printed on stderr (the loop's must be 0).
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -22,6 +23,24 @@
 
 #include "bark_detector.h"
 #include "serial_protocol.h"
+
+// Heap use is counted (glibc: the real allocator stays underneath): the app loop must allocate nothing, like the
+// device's (reported on stderr as allocs_init / allocs_run).
+extern "C" void* __libc_malloc(size_t);
+extern "C" void* __libc_calloc(size_t, size_t);
+extern "C" void* __libc_realloc(void*, size_t);
+extern "C" void __libc_free(void*);
+static volatile size_t g_allocs = 0;
+extern "C" void* malloc(size_t n) { ++g_allocs; return __libc_malloc(n); }
+extern "C" void* calloc(size_t a, size_t b) { ++g_allocs; return __libc_calloc(a, b); }
+extern "C" void* realloc(void* p, size_t n) { ++g_allocs; return __libc_realloc(p, n); }
+extern "C" void free(void* p) { __libc_free(p); }
+void* operator new(size_t n) { ++g_allocs; void* p = __libc_malloc(n ? n : 1); if (!p) abort(); return p; }
+void* operator new[](size_t n) { ++g_allocs; void* p = __libc_malloc(n ? n : 1); if (!p) abort(); return p; }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
 
 namespace {
 int g_fd = -1;
@@ -116,12 +135,14 @@ int main(int argc, char** argv) {
   }
   BarkDetectorConfig config;  // the firmware's defaults (model_settings.h)
   g_detector.set_clock(micros);
+  const size_t a0 = g_allocs;
   if (!g_detector.initialize(config)) {
     fprintf(stderr, "detector init failed: %s (%s)\n", bark_status_to_string(g_detector.last_error()),
             bark_model_status_string());
     return 3;
   }
   g_monitor.begin(g_detector, write_all, nullptr, baud);
+  const size_t a1 = g_allocs;
   const uint64_t t0 = micros();
   uint64_t fed = 0;
   for (long loop = 0; (loops == 0 || loop < loops) && !g_hung_up; ++loop) {
@@ -142,5 +163,6 @@ int main(int argc, char** argv) {
   g_monitor.print_stats(0);
   // Like a board, stay on the line: answer commands until the other side hangs up or --linger-ms pass.
   for (const uint64_t end = micros() + 1000ull * linger_ms; !g_hung_up && micros() < end; usleep(2000)) poll_input(g_monitor);
+  fprintf(stderr, "monitor_host: allocs_init=%zu allocs_run=%zu\n", a1 - a0, g_allocs - a1);
   return 0;
 }

@@ -9,7 +9,7 @@ from pathlib import Path
 import barkbook
 
 # %% auto #0
-__all__ = ['cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
+__all__ = ['cmd_monitor', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
 
 # %% ../nbs/28_cli.ipynb #d1f27509
 def _add_run(sub):
@@ -77,13 +77,43 @@ def _add_evaluate(sub):
     e.add_argument('--source-pattern', metavar='REGEX', help="regex whose first group names a clip's source group")
     return e
 
+# %% ../nbs/28_cli.ipynb #b4a0c1d2
+def _add_monitor(sub):
+    "The `monitor` sub-command's arguments."
+    m = sub.add_parser('monitor', help='watch and tune a device on its serial port; save its captures for labelling',
+                       description='Show the live bark-score trace and events of a board running the barkbook firmware, '
+                                   'change its detector rule until reboot, and save the 1-s windows it captures '
+                                   '(events, near-misses) as WAV files in class folders (firmware/README.md: '
+                                   'Serial protocol).')
+    m.add_argument('--port', required=True, help='the serial port, e.g. /dev/ttyUSB0 or COM3')
+    m.add_argument('--baud', type=int, default=115200, help="the console's baud rate (default 115200)")
+    m.add_argument('--threshold', type=float, help='set the confidence threshold')
+    m.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='set a detector rule field (repeatable), e.g. --set average_window=4 --set vote_k=2')
+    m.add_argument('--capture', choices=['off', 'events', 'near'], help='send the audio of events (and near-misses)')
+    m.add_argument('--capture-threshold', type=float, help='the bark score of a near-miss (with --capture near)')
+    m.add_argument('--save', metavar='DIR', help='save captures as DIR/<class>/<session>_<id>-<kind>-<t>ms.wav')
+    m.add_argument('--label', help='the class folder of every capture (default: the class the device saw)')
+    m.add_argument('--duration', type=float, help='stop after this many seconds (default: Ctrl-C)')
+    m.add_argument('--json', action='store_true', help='one JSON object per message')
+    return m
+
+def cmd_monitor(a)->int:
+    "barkbook monitor: exit 2 if the port cannot be used or the device refuses a change."
+    from barkbook.monitor import MonitorError, monitor_main
+    try: n = monitor_main(a.port, a.baud, a.threshold, a.set, a.capture, a.capture_threshold, a.save, a.label,
+                          a.duration, a.json, out=_out)
+    except (MonitorError, OSError) as e: _err(f"barkbook monitor: error: {e}"); return 2
+    if not a.json: _err(f"barkbook monitor: {n.get('STEP', 0)} steps, {n.get('EVENT', 0)} events, {n.get('CAPTURE', 0)} captures")
+    return 0
+
 # %% ../nbs/28_cli.ipynb #8672adaa
 def _parser()->argparse.ArgumentParser:
     "The `barkbook` argument parser with its sub-commands."
     p = argparse.ArgumentParser(prog='barkbook', description='Train tiny sound classifiers in notebooks and ship them to an ESP32.')
     p.add_argument('--version', action='version', version=f'barkbook {barkbook.__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_run, _add_sweep, _add_predict, _add_detect, _add_evaluate): add(sub)
+    for add in (_add_run, _add_sweep, _add_predict, _add_detect, _add_evaluate, _add_monitor): add(sub)
     return p
 
 # %% ../nbs/28_cli.ipynb #404da009
@@ -223,4 +253,4 @@ def main(argv=None)->int:
     if a.command is None: p.print_help(); return 0
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     _names_as_bytes()
-    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate}[a.command](a)
+    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate, 'monitor': cmd_monitor}[a.command](a)

@@ -17,35 +17,58 @@ __all__ = ['MAX_AVERAGE_WINDOW', 'DetectorError', 'DetectorConfig', 'postprocess
 class DetectorError(BarkbookError):
     "A detector configuration or score array that makes no sense."
 
-MAX_AVERAGE_WINDOW = 16   # the firmware keeps at most this many past scores
+MAX_AVERAGE_WINDOW = 16   # the firmware keeps at most this many past scores (peak, average, vote)
 
+def _number(v)->bool: return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+
+def _check_int(name:str, v, lo:int, hi:int|None=None, hi_name:str=''):
+    "DetectorError unless `v` is a whole number in lo..hi."
+    if not (_number(v) and float(v).is_integer()) or v < lo or (hi is not None and v > hi):
+        what = f"in {lo}..{hi}{hi_name}" if hi is not None else f"an integer >= {lo}"
+        raise DetectorError(f"{name} must be {what}, got {v!r}")
+
+def _check_unit(name:str, v):
+    if not (_number(v) and 0.0 <= v <= 1.0): raise DetectorError(f"{name} {v!r} is not in [0, 1]")
+
+# %% ../nbs/13_detector.ipynb #8f51e938
 @dataclass(frozen=True)
 class DetectorConfig(Record):
     "Post-processing of the per-step class scores; the defaults are compiled into the firmware."
-    confidence_threshold:float = 0.75   # averaged bark score needed (>=) for a step to count as bark
-    min_bark_duration_ms:int = 240      # consecutive above-threshold time needed for a detection
+    confidence_threshold:float = 0.75   # (on-)threshold: a step is above when its bark score is >= this
+    min_bark_duration_ms:int = 240      # consecutive active time needed for a detection
     enable_temporal_filter:bool = True  # average the bark score over the last `average_window` steps
     average_window:int = 3              # steps in the moving average (1..MAX_AVERAGE_WINDOW)
     suppression_ms:int = 1500           # no new detection this long after one
     hop_ms:int = 240                    # time between model runs (a multiple of the 20 ms feature hop)
     bark_class:int = 0                  # index of the bark class in the model's outputs
+    peak_window:int = 1                 # peak hold: raw score's max over this many steps, before the average
+    vote_k:int = 1                      # k of n: active when >= vote_k of the last vote_n steps are above
+    vote_n:int = 1                      # steps in the vote (1..MAX_AVERAGE_WINDOW)
+    enable_hysteresis:bool = False      # nothing fires inside an event (detection .. score < off_threshold)
+    off_threshold:float = 0.5           # the event's end (<= confidence_threshold when hysteresis is on)
     error = DetectorError               # what `from_dict`/`load` raise (a class attribute, not a field)
 
     def __post_init__(self):
-        if not 0.0 <= self.confidence_threshold <= 1.0:
-            raise DetectorError(f"confidence_threshold {self.confidence_threshold} is not in [0, 1]")
-        for k in ('min_bark_duration_ms', 'suppression_ms', 'bark_class'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or int(v) != v or v < 0: raise DetectorError(f"{k} must be a non-negative integer, got {v!r}")
-        if isinstance(self.hop_ms, bool) or int(self.hop_ms) != self.hop_ms or self.hop_ms <= 0:
-            raise DetectorError(f"hop_ms must be a positive integer, got {self.hop_ms!r}")
-        if int(self.average_window) != self.average_window or not 1 <= self.average_window <= MAX_AVERAGE_WINDOW:
-            raise DetectorError(f"average_window must be in 1..{MAX_AVERAGE_WINDOW}, got {self.average_window!r}")
+        for k in ('confidence_threshold', 'off_threshold'): _check_unit(k, getattr(self, k))
+        for k in ('min_bark_duration_ms', 'suppression_ms', 'bark_class'): _check_int(k, getattr(self, k), 0)
+        _check_int('hop_ms', self.hop_ms, 1)
+        for k in ('average_window', 'peak_window', 'vote_n'):
+            _check_int(k, getattr(self, k), 1, MAX_AVERAGE_WINDOW)
+        _check_int('vote_k', self.vote_k, 1, self.vote_n, ' (vote_n)')
+        if self.enable_hysteresis and self.off_threshold > self.confidence_threshold:
+            raise DetectorError(f"off_threshold {self.off_threshold} is above confidence_threshold "
+                                f"{self.confidence_threshold}: hysteresis needs off <= on")
 
     @property
     def min_steps(self)->int:
-        "Consecutive above-threshold steps needed for a detection."
+        "Consecutive active steps needed for a detection."
         return max(1, -(-int(self.min_bark_duration_ms) // int(self.hop_ms)))
+
+    @property
+    def lookback_steps(self)->int:
+        "Steps of raw scores one step's decision looks at: peak, average and vote windows chained."
+        avg = int(self.average_window) if self.enable_temporal_filter else 1
+        return int(self.peak_window) + avg + int(self.vote_n) - 2
 
 # %% ../nbs/13_detector.ipynb #9bba1e25
 @patch
@@ -69,6 +92,13 @@ def _check_scores(scores, det_cfg:DetectorConfig)->np.ndarray:
     if not np.all(np.isfinite(s)): raise DetectorError("scores contain NaN or inf")
     return s.astype(np.float32, copy=False)
 
+def _peak_held(b:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
+    "Maximum of the raw bark score over the last `peak_window` steps (fewer at the start); exact."
+    p = b.copy()
+    for lag in range(1, min(int(det_cfg.peak_window), len(b))):
+        p[lag:] = np.maximum(p[lag:], b[:len(b) - lag])
+    return p
+
 def _averaged(b:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
     "Moving average of the bark score in float32, summed from the oldest step like the C++."
     if not det_cfg.enable_temporal_filter: return b.copy()
@@ -80,22 +110,34 @@ def _averaged(b:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
     return acc / n
 
 # %% ../nbs/13_detector.ipynb #9e06d770
+def _decide(s:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
+    "Which steps fire, from the bark scores `s` (float32): vote, consecutive run, suppression, hysteresis."
+    T, k, n, hop = len(s), int(det_cfg.vote_k), int(det_cfg.vote_n), int(det_cfg.hop_ms)
+    above = s >= np.float32(det_cfg.confidence_threshold)
+    cum = np.concatenate([[0], np.cumsum(above)]).tolist()     # above steps before step i: cum[i]
+    off, hyst = float(np.float32(det_cfg.off_threshold)), bool(det_cfg.enable_hysteresis)
+    sl, fire = s.tolist(), np.zeros(T, bool)     # Python floats: the exact float32 values, a faster loop
+    run, last, in_event, since = 0, None, False, 0
+    for i in range(T):
+        if in_event and sl[i] < off: in_event, run, since = False, 0, i     # the event ends: a fresh vote
+        active = cum[i + 1] - cum[max(since, i - n + 1)] >= k
+        run = run + 1 if active else 0
+        suppressed = last is not None and (i - last) * hop < det_cfg.suppression_ms
+        if run >= det_cfg.min_steps and not suppressed and not in_event:
+            fire[i], last, in_event = True, i, hyst
+    return fire
+
+# %% ../nbs/13_detector.ipynb #d20cb71d
 def postprocess(scores:np.ndarray,               # (steps, classes) model scores (probabilities), float
                 det_cfg:DetectorConfig,          # the detector settings
                )->'pd.DataFrame':
-    "One row per step: step, time_s, is_bark, confidence, detected_class, bark_score (averaged)."
+    "One row per step: step, time_s, is_bark, confidence, detected_class, bark_score (held and averaged)."
     import pandas as pd   # here, not at the top: pandas costs ~1.5 s of `barkbook predict` start-up
     s = _check_scores(scores, det_cfg)
     T = len(s)
-    avg = _averaged(s[:, det_cfg.bark_class].copy(), det_cfg)
+    avg = _averaged(_peak_held(s[:, det_cfg.bark_class].copy(), det_cfg), det_cfg)
     top = s.argmax(1) if T else np.zeros(0, int)
-    thr = np.float32(det_cfg.confidence_threshold)
-    is_bark = np.zeros(T, bool)
-    run, last = 0, None
-    for i in range(T):
-        run = run + 1 if avg[i] >= thr else 0
-        suppressed = last is not None and (i - last) * det_cfg.hop_ms < det_cfg.suppression_ms
-        if run >= det_cfg.min_steps and not suppressed: is_bark[i], last = True, i
+    is_bark = _decide(avg, det_cfg)
     conf = np.where(is_bark, avg, s[np.arange(T), top]).astype(np.float32)
     cls = np.where(is_bark, det_cfg.bark_class, top).astype(np.int64)
     return pd.DataFrame(dict(step=np.arange(T), time_s=np.arange(T) * det_cfg.hop_ms / 1000.0, is_bark=is_bark,

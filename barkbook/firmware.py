@@ -13,9 +13,9 @@ from .detector import DetectorConfig, MAX_AVERAGE_WINDOW
 
 # %% auto #0
 __all__ = ['DEFAULT_CLASSES', 'SETTINGS_H', 'MODEL_CC', 'HOST_FLAGS', 'SANITIZE_FLAGS', 'PORTABLE_LIBS', 'DEVICE_ONLY',
-           'STEP_DTYPE', 'GOLDEN_DET', 'VARIANTS', 'ESP_NN_DEFINES', 'XTENSA_FLAGS', 'IDF_INCLUDES', 'IDF_DEFINES',
-           'QEMU_CMD', 'FirmwareError', 'c_bytes', 'model_cc', 'read_model_cc', 'resolver_name', 'model_facts',
-           'settings_header', 'firmware_files', 'write_firmware', 'read_firmware', 'update_firmware',
+           'STEP_DTYPE', 'GOLDEN_DET', 'GOLDEN_RULES', 'VARIANTS', 'ESP_NN_DEFINES', 'XTENSA_FLAGS', 'IDF_INCLUDES',
+           'IDF_DEFINES', 'QEMU_CMD', 'FirmwareError', 'c_bytes', 'model_cc', 'read_model_cc', 'resolver_name',
+           'model_facts', 'settings_header', 'firmware_files', 'write_firmware', 'read_firmware', 'update_firmware',
            'write_detector_header', 'portable_sources', 'include_dirs', 'compile_objects', 'build_host_driver',
            'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp', 'golden_files', 'cache_dir',
            'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources', 'tflm_objects', 'build_host_app',
@@ -112,6 +112,11 @@ def _detector_lines(det_cfg:DetectorConfig, classes:list, cfg:FeatureConfig)->li
             f"inline constexpr uint32_t kSuppressionMs = {int(det_cfg.suppression_ms)};",
             f"inline constexpr uint32_t kHopMs = {int(det_cfg.hop_ms)};",
             f"inline constexpr int kBarkClass = {int(det_cfg.bark_class)};",
+            f"inline constexpr uint32_t kPeakWindow = {int(det_cfg.peak_window)};",
+            f"inline constexpr uint32_t kVoteK = {int(det_cfg.vote_k)};",
+            f"inline constexpr uint32_t kVoteN = {int(det_cfg.vote_n)};",
+            f"inline constexpr bool kEnableHysteresis = {'true' if det_cfg.enable_hysteresis else 'false'};",
+            f"inline constexpr float kOffThreshold = {_f32(det_cfg.off_threshold)};",
             f"inline constexpr uint32_t kHopFrames = {hop_frames};  // feature frames between model runs",
             f"inline constexpr uint32_t kMaxAverageWindow = {MAX_AVERAGE_WINDOW};",
             f"inline constexpr int kNumClasses = {len(classes)};",
@@ -395,7 +400,8 @@ STEP_DTYPE = np.dtype([('step', '<i4'), ('is_bark', '<i4'), ('detected_class', '
 
 def _cfg_args(c:DetectorConfig)->list:
     return ['%.9g' % np.float32(c.confidence_threshold), str(c.min_bark_duration_ms), str(int(c.enable_temporal_filter)),
-            str(c.average_window), str(c.suppression_ms), str(c.hop_ms), str(c.bark_class)]
+            str(c.average_window), str(c.suppression_ms), str(c.hop_ms), str(c.bark_class), str(c.peak_window),
+            str(c.vote_k), str(c.vote_n), str(int(c.enable_hysteresis)), '%.9g' % np.float32(c.off_threshold)]
 
 def postprocess_cpp(scores:np.ndarray, det_cfg:DetectorConfig, exe)->np.ndarray:
     "Per-step records (STEP_DTYPE) of the C++ post-processing of `scores` (steps, classes)."
@@ -422,6 +428,13 @@ def _golden_signal(n:int, seed:int=0)->np.ndarray:
 
 # %% ../nbs/22_firmware.ipynb #50662bbe
 GOLDEN_DET = DetectorConfig(confidence_threshold=0.5, min_bark_duration_ms=480, average_window=3, suppression_ms=720)
+GOLDEN_RULES = (GOLDEN_DET,                    # one case per rule (k of n, peak hold, hysteresis), all at once, the bounds
+    DetectorConfig(confidence_threshold=0.8, enable_temporal_filter=False, vote_k=2, vote_n=4, suppression_ms=720),
+    DetectorConfig(confidence_threshold=0.85, peak_window=3, average_window=3, suppression_ms=480),
+    DetectorConfig(confidence_threshold=0.8, average_window=2, suppression_ms=0, enable_hysteresis=True, off_threshold=0.4),
+    DetectorConfig(confidence_threshold=0.7, min_bark_duration_ms=480, average_window=2, peak_window=2, vote_k=2,
+                   vote_n=3, suppression_ms=480, enable_hysteresis=True, off_threshold=0.3),
+    DetectorConfig(confidence_threshold=0.6, average_window=16, peak_window=16, vote_k=9, vote_n=16, suppression_ms=0))
 
 def _expected_steps(scores:np.ndarray, det_cfg:DetectorConfig)->list:
     from barkbook.detector import postprocess
@@ -436,6 +449,36 @@ def _det_lines(det_cfg:DetectorConfig)->list:
             f"inline constexpr uint32_t kSuppressionMs = {det_cfg.suppression_ms};",
             f"inline constexpr uint32_t kHopMs = {det_cfg.hop_ms};"]
 
+# %% ../nbs/22_firmware.ipynb #036bad12
+_RULE_FIELDS = [('float', 'kThreshold', 'confidence_threshold'), ('uint32_t', 'kMinBarkDurationMs', 'min_bark_duration_ms'),
+                ('int32_t', 'kEnableTemporalFilter', 'enable_temporal_filter'), ('uint32_t', 'kAverageWindow', 'average_window'),
+                ('uint32_t', 'kSuppressionMs', 'suppression_ms'), ('uint32_t', 'kHopMs', 'hop_ms'),
+                ('uint32_t', 'kPeakWindow', 'peak_window'), ('uint32_t', 'kVoteK', 'vote_k'), ('uint32_t', 'kVoteN', 'vote_n'),
+                ('int32_t', 'kEnableHysteresis', 'enable_hysteresis'), ('float', 'kOffThreshold', 'off_threshold')]
+
+def _rule_scores(C:int, bark:int, rng)->np.ndarray:
+    "Random scores with what the rules tell apart: plateaus, a short burst, dips inside a long bark, lone spikes."
+    sc = rng.dirichlet(np.ones(C), 60).astype(np.float32)
+    sc[10:16, bark] = 0.9; sc[30:40, bark] = 0.95
+    ex = np.random.default_rng(2).dirichlet(np.ones(C), 60).astype(np.float32)
+    ex[5:8, bark] = [0.99, 1.0, 0.9]; ex[20:34, bark] = 0.95; ex[26, bark] = 0.5; ex[30, bark] = 0.2
+    ex[[42, 45, 47], bark] = 0.99
+    return np.concatenate([sc, ex])
+
+def _post_golden(scores:np.ndarray, dets:list)->list:
+    "Body of postprocess_golden.h: the scores, one configuration per case and every case's expected steps."
+    from barkbook.detector import postprocess
+    fmt = lambda t: _f32 if t == 'float' else (lambda v: str(int(v)))
+    conf = [_golden_array(t, name, [getattr(d, f) for d in dets], fmt(t)) for t, name, f in _RULE_FIELDS]
+    p = [postprocess(scores, d) for d in dets]
+    cat = lambda col: np.concatenate([q[col].to_numpy() for q in p])
+    return [f"inline constexpr int kSteps = {len(scores)};", f"inline constexpr int kClasses = {scores.shape[1]};",
+            f"inline constexpr int kCases = {len(dets)};", *conf, _golden_array('float', 'kScores', scores.ravel(), _f32, 6),
+            _golden_array('int32_t', 'kIsBark', cat('is_bark').astype(int)),
+            _golden_array('int32_t', 'kDetectedClass', cat('detected_class')),
+            _golden_array('float', 'kConfidence', cat('confidence'), _f32, 6),
+            _golden_array('float', 'kBarkScore', cat('bark_score'), _f32, 6)]
+
 # %% ../nbs/22_firmware.ipynb #d049cbc5
 def golden_files(firmware_dir=None)->dict:
     "Golden data of the C++ unit tests beside each unit, `{path under firmware/: text}`, computed by barkbook's Python path."
@@ -449,10 +492,7 @@ def golden_files(firmware_dir=None)->dict:
            _golden_array('int16_t', 'kInput', x), _golden_array('float', 'kDb', db.ravel(), _f32, 6),
            _golden_array('int8_t', 'kInt8', quantize_features(db, cfg).ravel(), str, 20)]
     rng = np.random.default_rng(1)
-    sc = rng.dirichlet(np.ones(C), 60).astype(np.float32)
-    sc[10:16, bark] = 0.9; sc[30:40, bark] = 0.95
-    post = [f"inline constexpr int kSteps = {len(sc)};", f"inline constexpr int kClasses = {C};", *_det_lines(det),
-            _golden_array('float', 'kScores', sc.ravel(), _f32, 6), *_expected_steps(sc, det)]
+    post = _post_golden(_rule_scores(C, bark, rng), [DetectorConfig(**{**d.to_dict(), 'bark_class': bark}) for d in GOLDEN_RULES])
     n = 4 * cfg.sample_rate                              # the test feeds a tone: replayed scores make the audio irrelevant
     T = det.grid(cfg).n_steps(n)
     sd = rng.dirichlet(np.ones(C), T).astype(np.float32); sd[3:7, bark] = 0.97
@@ -460,7 +500,7 @@ def golden_files(firmware_dir=None)->dict:
            *_det_lines(det), _golden_array('float', 'kScores', sd.ravel(), _f32, 6),
            *_expected_steps(sd, det)]
     return {'lib/audio_processor/test/frontend_golden.h': _golden_header("barkbook.features.logmel of a chirp + click.", fe_),
-            'lib/bark_detector/test/postprocess_golden.h': _golden_header("barkbook.detector.postprocess of random scores.", post),
+            'lib/bark_detector/test/postprocess_golden.h': _golden_header("barkbook.detector.postprocess of scores under every rule.", post),
             'lib/bark_detector/test/detector_golden.h': _golden_header("4 s of audio, replayed scores, postprocess.", dtr)}
 
 # %% ../nbs/22_firmware.ipynb #1c737daa

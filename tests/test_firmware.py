@@ -172,7 +172,15 @@ DET_CONFIGS = [DetectorConfig(), DetectorConfig(min_bark_duration_ms=300), Detec
                DetectorConfig(average_window=1, suppression_ms=0), DetectorConfig(average_window=16, confidence_threshold=0.3),
                DetectorConfig(confidence_threshold=0.6, min_bark_duration_ms=1000, suppression_ms=240, average_window=5),
                DetectorConfig(bark_class=2, confidence_threshold=0.4, hop_ms=200, suppression_ms=1000),
-               DetectorConfig(confidence_threshold=0.0), DetectorConfig(confidence_threshold=1.0)]
+               DetectorConfig(confidence_threshold=0.0), DetectorConfig(confidence_threshold=1.0),
+               # the rules that keep short barks: k of n, peak hold, hysteresis, all at once, the bounds
+               DetectorConfig(enable_temporal_filter=False, vote_k=2, vote_n=3, confidence_threshold=0.6),
+               DetectorConfig(peak_window=3, average_window=3, confidence_threshold=0.6),
+               DetectorConfig(enable_hysteresis=True, off_threshold=0.3, confidence_threshold=0.6, suppression_ms=0),
+               DetectorConfig(peak_window=2, vote_k=2, vote_n=4, enable_hysteresis=True, off_threshold=0.5,
+                              min_bark_duration_ms=480, confidence_threshold=0.55, suppression_ms=480),
+               DetectorConfig(peak_window=16, average_window=16, vote_k=16, vote_n=16, confidence_threshold=0.3),
+               DetectorConfig(enable_hysteresis=True, off_threshold=0.75, suppression_ms=0)]   # off == on
 
 
 def test_postprocess_parity(exe, tmp_path):
@@ -196,6 +204,67 @@ def test_postprocess_parity(exe, tmp_path):
     info = fwm._info(fwm.run_driver(exe, "post", "50", "4", tmp_path / "s.f32", tmp_path / "o.bin", *fwm._cfg_args(DetectorConfig())))
     assert info["allocs_run"] == 0 and info["min_steps"] == 1
     report(f"detector: {len(DET_CONFIGS)} configs, {steps} steps, {detections} detections: C++ == Python bit for bit")
+
+
+
+def rule_scores(rng, T, C=4, bark=0):
+    "Bursty bark scores on the int8 output grid (k/256): runs of high scores, dips, lone spikes, exact ties."
+    high = np.cumsum(rng.random(T) < rng.uniform(0.05, 0.5)) % 2 == 1
+    b = np.where(high, rng.integers(180, 257, T), rng.integers(0, 200, T)) / 256
+    rest = rng.dirichlet(np.ones(C - 1), T) * (1 - b)[:, None]
+    return np.insert(rest, bark, b, axis=1).astype(np.float32)
+
+
+def random_rules(rng):
+    "A random valid DetectorConfig exercising every rule; thresholds on the scores' k/256 grid (ties happen)."
+    n, on = int(rng.integers(1, 17)), int(rng.integers(0, 257))
+    return DetectorConfig(confidence_threshold=on / 256, min_bark_duration_ms=int(rng.choice([0, 240, 300, 480, 1000])),
+                          enable_temporal_filter=bool(rng.random() < 0.6), average_window=int(rng.integers(1, 17)),
+                          suppression_ms=int(rng.choice([0, 240, 500, 1500])), hop_ms=int(rng.choice([240, 480])),
+                          bark_class=int(rng.integers(0, 4)), peak_window=int(rng.choice([1, 1, 2, 3, 5, 16])),
+                          vote_k=int(rng.integers(1, n + 1)), vote_n=n, enable_hysteresis=bool(rng.random() < 0.5),
+                          off_threshold=int(rng.integers(0, on + 1)) / 256)
+
+
+def test_postprocess_rules_property(exe):
+    """Seeded property test: 300 random score sequences, each under a random combination of every rule (peak hold,
+    average, k of n, minimum duration, suppression, hysteresis), through the compiled C++ and barkbook.detector:
+    every output bit for bit; and k of k with a 1-step minimum equals today's k consecutive steps."""
+    rng = np.random.default_rng(2026)
+    steps = detections = in_events = 0
+    for case in range(300):
+        cfg = random_rules(rng)
+        sc = rule_scores(rng, int(rng.integers(1, 400)), bark=cfg.bark_class)
+        rec, py = fwm.postprocess_cpp(sc, cfg, exe), postprocess(sc, cfg)
+        for col in ("is_bark", "detected_class"):
+            np.testing.assert_array_equal(rec[col], py[col].values.astype(np.int32), err_msg=f"case {case}: {cfg}")
+        for col in ("confidence", "bark_score"):
+            np.testing.assert_array_equal(rec[col].view(np.uint32), py[col].values.astype(np.float32).view(np.uint32),
+                                          err_msg=f"case {case} {col}: {cfg}")
+        steps += len(sc); detections += int(py.is_bark.sum()); in_events += cfg.enable_hysteresis * int(py.is_bark.sum())
+        k = cfg.vote_n
+        kk, run = (DetectorConfig(**{**cfg.to_dict(), "vote_k": k, "min_bark_duration_ms": 0, "enable_hysteresis": False}),
+                   DetectorConfig(**{**cfg.to_dict(), "vote_k": 1, "vote_n": 1, "min_bark_duration_ms": k * cfg.hop_ms,
+                                     "enable_hysteresis": False}))
+        np.testing.assert_array_equal(postprocess(sc, kk).is_bark.values, postprocess(sc, run).is_bark.values)
+    assert detections > 1000 and in_events > 300, (detections, in_events)
+    report(f"detector rules: 300 random rule combinations, {steps} steps, {detections} detections: C++ == Python bit for bit")
+
+
+def test_postprocess_refuses_bad_rules(exe, tmp_path):
+    "What DetectorConfig refuses, BarkPostProcessor::configure refuses too (the driver reports config=invalid)."
+    np.zeros((3, 4), np.float32).tofile(tmp_path / "s.f32")
+    good = fwm._cfg_args(DetectorConfig())
+    bad = {7: "0", 9: "17"}, {7: "17"}, {8: "0"}, {8: "3", 9: "2"}, {10: "1", 11: "0.8"}, {11: "1.5"}
+    for change in bad:
+        args = [change.get(i, a) for i, a in enumerate(good)]
+        with pytest.raises(fwm.FirmwareError, match="config=invalid"):
+            fwm.run_driver(exe, "post", "3", "4", tmp_path / "s.f32", tmp_path / "o.bin", *args)
+    for change in bad:   # the same values in Python
+        names = ["confidence_threshold", "min_bark_duration_ms", "enable_temporal_filter", "average_window", "suppression_ms",
+                 "hop_ms", "bark_class", "peak_window", "vote_k", "vote_n", "enable_hysteresis", "off_threshold"]
+        kw = {names[i]: (bool(int(v)) if i == 10 else float(v) if i == 11 else int(v)) for i, v in change.items()}
+        with pytest.raises(Exception, match="must be|not in|off <= on"): DetectorConfig(**kw)
 
 
 def detector_run(exe, x, scores, cfg, seed=5):
@@ -261,6 +330,20 @@ def test_detector_other_hop_and_model_errors(exe):
     assert len(steps) == T - 3 and info["model_errors"] == 3 and info["inferences"] == T - 3
 
 
+
+def test_detector_with_rules(exe):
+    "BarkDetector (audio in random chunks, replayed scores) under the newer rules: the steps of barkbook.detector."
+    rng = np.random.default_rng(13)
+    x = to16(rng.normal(0, 0.05, 12 * SR))
+    for cfg in DET_CONFIGS[-6:]:
+        T = n_steps_for(len(x), cfg)
+        scores = rule_scores(rng, T)
+        steps, _, _, info = detector_run(exe, x, scores, cfg)
+        py = postprocess(scores, cfg)
+        np.testing.assert_array_equal(steps["is_bark"].astype(bool), py.is_bark.values, err_msg=str(cfg))
+        np.testing.assert_array_equal(steps["bark_score"], py.bark_score.values)
+        assert info["allocs_run"] == 0 and info["detections"] == py.is_bark.sum() > 0
+
 def test_detector_rejects_bad_config(exe):
     x = np.zeros(SR, np.int16)
     with pytest.raises(fwm.FirmwareError, match="initialize=false status=bad config"):
@@ -309,7 +392,7 @@ def test_sanitizers(asan_exe, tmp_path):
         fwm.frontend_cpp(sig[name], asan_exe)
         fwm.frontend_cpp(sig[name], asan_exe, stream_seed=4)
     rng = np.random.default_rng(4)
-    for cfg in DET_CONFIGS[:4]:
+    for cfg in DET_CONFIGS[:4] + DET_CONFIGS[-6:]:
         sc = random_scores(rng, 120)
         np.testing.assert_array_equal(fwm.postprocess_cpp(sc, cfg, asan_exe)["is_bark"].astype(bool), postprocess(sc, cfg).is_bark.values)
     x = sig["chirp_full"]

@@ -3,7 +3,9 @@
 //
 //   fe <in.i16> <out_db.f32> <out_q.i8>                   one-shot front-end
 //   fe_stream <seed> <in.i16> <out_db.f32> <out_q.i8>     streaming front-end, random chunk sizes
-//   post <T> <C> <scores.f32> <out.bin> <thr> <min_ms> <filter> <win> <supp_ms> <hop_ms> <bark>
+//   post <T> <C> <scores.f32> <out.bin> <thr> <min_ms> <filter> <win> <supp_ms> <hop_ms> <bark> [<rules>]
+//        <rules> (optional, all five or none; default: the BarkDetectorConfig defaults):
+//        <peak_window> <vote_k> <vote_n> <hysteresis 0/1> <off_threshold>; also after detector's and wav's <bark>
 //   detector <seed> <in.i16> <T> <C> <scores.f32> <steps.bin> <windows.i8> <calls.bin> <thr> <min_ms> <filter> <win> <supp_ms> <hop_ms> <bark>
 //   levels <block> <in.i16> <out.f64>                      rms and peak dBFS per block
 //   labels                                                 bark_class_to_string(-2 .. kNumClasses)
@@ -107,7 +109,8 @@ uint64_t micros() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-BarkDetectorConfig parse_config(char** a) {
+// The config arguments: 7 (thr .. bark) or 12 (+ peak_window vote_k vote_n hysteresis off_threshold).
+BarkDetectorConfig parse_config(char** a, int n) {
   BarkDetectorConfig c;
   c.confidence_threshold = strtof(a[0], nullptr);
   c.min_bark_duration_ms = static_cast<uint32_t>(strtoul(a[1], nullptr, 10));
@@ -116,6 +119,13 @@ BarkDetectorConfig parse_config(char** a) {
   c.suppression_ms = static_cast<uint32_t>(strtoul(a[4], nullptr, 10));
   c.hop_ms = static_cast<uint32_t>(strtoul(a[5], nullptr, 10));
   c.bark_class = atoi(a[6]);
+  if (n == 12) {
+    c.peak_window = static_cast<uint32_t>(strtoul(a[7], nullptr, 10));
+    c.vote_k = static_cast<uint32_t>(strtoul(a[8], nullptr, 10));
+    c.vote_n = static_cast<uint32_t>(strtoul(a[9], nullptr, 10));
+    c.enable_hysteresis = atoi(a[10]) != 0;
+    c.off_threshold = strtof(a[11], nullptr);
+  }
   return c;
 }
 
@@ -223,12 +233,12 @@ int cmd_fe_stream(int argc, char** argv) {
 }
 
 int cmd_post(int argc, char** argv) {
-  if (argc != 13) return 64;
+  if (argc != 13 && argc != 18) return 64;
   const size_t T = strtoul(argv[2], nullptr, 10);
   const int C = atoi(argv[3]);
   Buf sc = read_file(argv[4]);
   if (sc.bytes != T * C * sizeof(float)) { fprintf(stderr, "scores: expected %zu bytes\n", T * C * sizeof(float)); return 2; }
-  const BarkDetectorConfig cfg = parse_config(argv + 6);
+  const BarkDetectorConfig cfg = parse_config(argv + 6, argc - 6);
   static BarkPostProcessor post;
   if (!post.configure(cfg, C)) { printf("config=invalid\n"); return 3; }
   StepRecord* rec = static_cast<StepRecord*>(xalloc(sizeof(StepRecord) * (T + 1)));
@@ -242,14 +252,14 @@ int cmd_post(int argc, char** argv) {
 }
 
 int cmd_detector(int argc, char** argv) {
-  if (argc != 17) return 64;
+  if (argc != 17 && argc != 22) return 64;
   Rng rng(static_cast<uint32_t>(strtoul(argv[2], nullptr, 10)));
   Buf in = read_file(argv[3]);
   const size_t T = strtoul(argv[4], nullptr, 10);
   const int C = atoi(argv[5]);
   Buf sc = read_file(argv[6]);
   if (sc.bytes != T * C * sizeof(float)) { fprintf(stderr, "scores: expected %zu bytes\n", T * C * sizeof(float)); return 2; }
-  const BarkDetectorConfig cfg = parse_config(argv + 10);
+  const BarkDetectorConfig cfg = parse_config(argv + 10, argc - 10);
   int8_t* windows = static_cast<int8_t*>(xalloc(T * AudioProcessor::kWindowSize + 1));
   StepLog log{static_cast<StepRecord*>(xalloc(sizeof(StepRecord) * (T + 1))), 0};
   StepRecord* calls = static_cast<StepRecord*>(xalloc(sizeof(StepRecord) * (in.bytes / 2 + 1)));
@@ -428,11 +438,11 @@ void log_wav_step(const DetectionResult& r, void* user) {
 }
 
 int cmd_wav(int argc, char** argv) {
-  if (argc != 13) return 64;
+  if (argc != 13 && argc != 18) return 64;
   Rng rng(static_cast<uint32_t>(strtoul(argv[2], nullptr, 10)));
   size_t n = 0;
   const int16_t* x = read_wav(argv[3], &n);
-  const BarkDetectorConfig cfg = parse_config(argv + 6);
+  const BarkDetectorConfig cfg = parse_config(argv + 6, argc - 6);
   const size_t max_steps = n / AudioProcessor::kHop + 2;
   WavLog log{static_cast<StepRecord*>(xalloc(sizeof(StepRecord) * max_steps)),
              static_cast<int8_t*>(xalloc(max_steps * AudioProcessor::kWindowSize)), 0};

@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_firmware.ipynb #0bde7d01
 from __future__ import annotations
-import hashlib, json, math, os, re, shutil, subprocess, tempfile
+import functools, hashlib, json, math, os, re, shutil, subprocess, tempfile, threading
 from pathlib import Path
 import numpy as np
 from .core import BarkbookError, atomic_write_text, default_firmware_dir
@@ -16,11 +16,11 @@ __all__ = ['DEFAULT_CLASSES', 'SETTINGS_H', 'MODEL_CC', 'HOST_FLAGS', 'SANITIZE_
            'STEP_DTYPE', 'GOLDEN_DET', 'GOLDEN_RULES', 'VARIANTS', 'ESP_NN_DEFINES', 'XTENSA_FLAGS', 'IDF_INCLUDES',
            'IDF_DEFINES', 'QEMU_CMD', 'FirmwareError', 'c_bytes', 'model_cc', 'read_model_cc', 'resolver_name',
            'model_facts', 'settings_header', 'firmware_files', 'write_firmware', 'read_firmware', 'update_firmware',
-           'write_detector_header', 'portable_sources', 'include_dirs', 'compile_objects', 'build_host_driver',
-           'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp', 'golden_files', 'cache_dir',
-           'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources', 'tflm_objects', 'build_host_app',
-           'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes', 'xtensa_toolchain', 'xtensa_sizes',
-           'budget_table', 'check_board_layer', 'xtensa_tflm_sizes', 'softfloat_library', 'qemu_counts']
+           'write_detector_header', 'portable_sources', 'include_dirs', 'cache_dir', 'compiler_id', 'object_key',
+           'compile_objects', 'build_host_driver', 'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp',
+           'golden_files', 'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources', 'tflm_objects',
+           'build_host_app', 'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes', 'xtensa_toolchain',
+           'xtensa_sizes', 'budget_table', 'check_board_layer', 'xtensa_tflm_sizes', 'softfloat_library', 'qemu_counts']
 
 # %% ../nbs/22_firmware.ipynb #c12b520c
 class FirmwareError(BarkbookError):
@@ -303,13 +303,6 @@ def include_dirs(firmware_dir=None)->list:
     fw = Path(firmware_dir) if firmware_dir is not None else default_firmware_dir()
     return [fw/'lib'/lib for lib in (*PORTABLE_LIBS, 'neural_network')]
 
-def _tree_hash(dirs, extra:str)->str:
-    h = hashlib.sha1(extra.encode())
-    for d in dirs:
-        for p in sorted(Path(d).glob('*')):
-            if p.suffix in ('.h', '.cpp', '.cc'): h.update(p.name.encode()); h.update(p.read_bytes())
-    return h.hexdigest()[:16]
-
 def _run(cmd, what:str, timeout:float=300)->subprocess.CompletedProcess:
     try: r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError: raise FirmwareError(f"{what}: {cmd[0]} not found") from None
@@ -317,22 +310,71 @@ def _run(cmd, what:str, timeout:float=300)->subprocess.CompletedProcess:
     if r.returncode != 0: raise FirmwareError(f"{what} failed (exit {r.returncode}):\n{r.stderr[-4000:]}{r.stdout[-2000:]}")
     return r
 
-# %% ../nbs/22_firmware.ipynb #afc035f4
-def compile_objects(sources, build_dir, flags, includes, compiler:str='g++', workers:int=2)->list:
-    "Compile `sources` to objects in `build_dir` (cached by content + flags); returns the object paths."
+# %% ../nbs/22_firmware.ipynb #d625c105
+def cache_dir()->Path:
+    "Where barkbook keeps builds outside the tracked tree: `$BARKBOOK_CACHE`, else ~/.cache/barkbook."
+    return Path(os.environ.get('BARKBOOK_CACHE') or Path.home()/'.cache'/'barkbook')
+
+@functools.lru_cache(maxsize=None)
+def compiler_id(compiler:str)->str:
+    "The first line of `compiler --version`: part of every object's cache key."
+    return _run([compiler, '--version'], f"{compiler} --version", timeout=60).stdout.splitlines()[0]
+
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"]', re.M)
+
+def _project_headers(src:Path, includes)->list:
+    "(name, bytes) of the headers `src` includes, directly or not, found in its folder (quoted) or `includes`."
+    seen, todo, out = set(), [Path(src)], []
+    while todo:
+        f = todo.pop()
+        for quote, name in _INCLUDE.findall(f.read_text(errors='replace')):
+            dirs = ([f.parent] if quote == '"' else []) + list(includes)
+            hit = next((d/name for d in dirs if (d/name).is_file()), None)   # not found: a system/TFLM header
+            if hit is None or hit.resolve() in seen: continue
+            seen.add(hit.resolve()); todo.append(hit); out.append((name, hit.read_bytes()))
+    return sorted(out)
+
+def _flag_key(flag)->str:
+    "A flag as it enters a cache key: a folder of the firmware tree by its files' content, not by its path."
+    s, fw = str(flag), default_firmware_dir().resolve()
+    for pre in ('-isystem', '-I', ''):
+        p = Path(s[len(pre):]) if s.startswith(pre) and len(s) > len(pre) else None
+        if p is not None and p.is_absolute() and p.is_dir() and p.resolve().is_relative_to(fw):
+            h = hashlib.sha1()
+            for f in sorted(q for q in p.rglob('*') if q.is_file()):
+                h.update(str(f.relative_to(p)).encode()); h.update(f.read_bytes())
+            return f"{pre}@{h.hexdigest()[:16]}"
+    return s
+
+
+# %% ../nbs/22_firmware.ipynb #f07ab6bf
+def object_key(src, flags, includes, compiler:str='g++')->str:
+    "Cache key of one object: compiler version, flags, the source's name and bytes, the project headers it includes."
+    h = hashlib.sha1()
+    for part in (compiler_id(compiler), *map(_flag_key, flags), Path(src).name):
+        h.update(part.encode()); h.update(b'\0')
+    h.update(Path(src).read_bytes())
+    for name, data in _project_headers(Path(src), [Path(d) for d in includes]):
+        h.update(name.encode()); h.update(b'\0'); h.update(data)
+    return h.hexdigest()[:16]
+
+def compile_objects(sources, flags, includes, compiler:str='g++', workers:int=2)->list:
+    "Compile `sources` (once: objects are kept in `cache_dir()/'obj'` by `object_key`); returns the object paths."
     from concurrent.futures import ThreadPoolExecutor
-    build_dir = Path(build_dir); build_dir.mkdir(parents=True, exist_ok=True)
-    key = _tree_hash(list(includes) + sorted({Path(s).parent for s in sources}), ' '.join([compiler, *map(str, flags)]))
+    store = cache_dir()/'obj'; store.mkdir(parents=True, exist_ok=True)
+    includes = [Path(d) for d in includes]
     def one(src):
-        src = Path(src); obj = build_dir/f"{src.stem}-{key}.o"
+        src = Path(src); obj = store/f"{src.stem}-{object_key(src, flags, includes, compiler)}.o"
         if not obj.exists():
-            tmp = obj.with_suffix(f'.{os.getpid()}.tmp')
+            tmp = obj.with_name(f".{obj.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             _run([compiler, *flags, *[f'-I{d}' for d in includes], '-c', src, '-o', tmp], f"compiling {src.name}")
             os.replace(tmp, obj)
         return obj
     with ThreadPoolExecutor(max(1, workers)) as ex: return list(ex.map(one, sources))
 
-def build_host_driver(build_dir,                # where objects and the executable go
+
+# %% ../nbs/22_firmware.ipynb #0f3cbc72
+def build_host_driver(build_dir,                # where the executable goes (objects: cache_dir())
                       firmware_dir=None,        # firmware folder (default: the repository's)
                       sanitize:bool=False,      # AddressSanitizer + UndefinedBehaviorSanitizer
                       count_alloc:bool=False,   # count heap allocations (not with sanitize)
@@ -345,12 +387,14 @@ def build_host_driver(build_dir,                # where objects and the executab
     flags = [*HOST_FLAGS, opt, *(SANITIZE_FLAGS if sanitize else ()), *(['-DCOUNT_ALLOC'] if count_alloc else []),
              *(f'-D{d}' for d in defines)]
     srcs = portable_sources(fw) + [fw/'host_test'/'host_driver.cpp']
-    objs = compile_objects(srcs, build_dir, flags, include_dirs(fw), compiler)
+    objs = compile_objects(srcs, flags, include_dirs(fw), compiler)
     exe = Path(build_dir)/f"host_driver-{hashlib.sha1(' '.join(map(str, objs)).encode()).hexdigest()[:10]}"
     if not exe.exists():
+        exe.parent.mkdir(parents=True, exist_ok=True)
         _run([compiler, *flags, *objs, '-o', exe.with_suffix('.tmp')], "linking host_driver")
         os.replace(exe.with_suffix('.tmp'), exe)
     return exe
+
 
 # %% ../nbs/22_firmware.ipynb #37c457a4
 def stage_firmware(dest,                    # new folder for the copy
@@ -504,10 +548,6 @@ def golden_files(firmware_dir=None)->dict:
             'lib/bark_detector/test/detector_golden.h': _golden_header("4 s of audio, replayed scores, postprocess.", dtr)}
 
 # %% ../nbs/22_firmware.ipynb #1c737daa
-def cache_dir()->Path:
-    "Where barkbook keeps builds outside the tracked tree: `$BARKBOOK_CACHE`, else ~/.cache/barkbook."
-    return Path(os.environ.get('BARKBOOK_CACHE') or Path.home()/'.cache'/'barkbook')
-
 def third_party_dir()->Path:
     "The folder of the third-party tarballs: `$BARKBOOK_THIRD_PARTY`, else ../shared/third_party beside the project."
     return Path(os.environ.get('BARKBOOK_THIRD_PARTY') or default_firmware_dir().parent.parent/'shared'/'third_party')
@@ -644,7 +684,7 @@ def tflm_objects(ops,                        # builtin op names the model uses (
         nn = source_tree('esp_nn')
         inc += [nn/'include', nn/'src'/'common', default_firmware_dir()/'host_test'/'shims']
     flags = [*extra, *opt, *defs, '-w', *(f'-I{d}' for d in inc)]
-    key = hashlib.sha1(' '.join([cxx, cc, *map(str, flags)]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(' '.join([compiler_id(cxx), compiler_id(cc), *map(_flag_key, flags)]).encode()).hexdigest()[:12]
     out = cache_dir()/'tflm'/f"{target}-{variant}-{key}"
     cxxf = [cxx, '-std=c++17', '-fno-exceptions', '-fno-rtti', '-fno-threadsafe-statics', *flags]
     jobs = [([*cxxf, '-c', tflm/s], out/(s.replace('/', '_') + '.o')) for s in _TFLM_CORE + kernel_sources(ops, variant)]
@@ -656,7 +696,7 @@ def tflm_objects(ops,                        # builtin op names the model uses (
     return [o for _, o in jobs]
 
 # %% ../nbs/22_firmware.ipynb #91e106d4
-def build_host_app(build_dir,                   # where the project objects and the executable go
+def build_host_app(build_dir,                   # where the executable goes (objects: cache_dir())
                    variant:str='reference',     # TFLM kernels: 'reference' or 'esp_nn'
                    target:str='host64',         # 'host64' or 'host32'
                    opt=('-O2', '-DNDEBUG'),     # optimisation flags (project code and TFLM)
@@ -672,7 +712,7 @@ def build_host_app(build_dir,                   # where the project objects and 
              *(f'-isystem{d}' for d in _tflm_includes())]
     srcs = portable_sources(fw) + [fw/'lib/bark_detector/bark_detector_tflm.cpp', fw/'lib/neural_network/neural_network.cpp',
                                    fw/MODEL_CC, fw/'host_test'/'host_driver.cpp']
-    objs = compile_objects(srcs, Path(build_dir)/f"{target}-{variant}", flags, include_dirs(fw))
+    objs = compile_objects(srcs, flags, include_dirs(fw))
     exe = Path(build_dir)/f"host_app-{target}-{variant}-{hashlib.sha1(' '.join(map(str, objs + tobjs)).encode()).hexdigest()[:10]}"
     if not exe.exists():
         _run(['g++', *extra, *objs, *tobjs, '-lm', '-o', exe.with_suffix('.tmp')], "linking the host app")
@@ -718,7 +758,7 @@ def arena_used_bytes(model:bytes,              # the int8 .tflite
         _, _, extra = _target_flags(target)
         flags = [*HOST_FLAGS, *extra, '-O1', '-DTF_LITE_STATIC_MEMORY', *(f'-isystem{i}' for i in _tflm_includes())]
         srcs = [fw/'lib/neural_network/neural_network.cpp', fw/MODEL_CC, fw/'host_test'/'arena_main.cpp']
-        objs = compile_objects(srcs, cache_dir()/'arena'/f'{target}-{variant}', flags, [fw/'lib'/'neural_network'])  # by content
+        objs = compile_objects(srcs, flags, [fw/'lib'/'neural_network'])  # cached by content
         _run(['g++', *extra, *objs, *tobjs, '-lm', '-o', fw/'arena'], f"linking the {bits}-bit arena probe")
         out = _info(_run([fw/'arena'], f"{bits}-bit arena probe").stdout)
     return int(out['arena_used_bytes'])
@@ -758,8 +798,7 @@ def xtensa_sizes(build_dir, firmware_dir=None)->'pd.DataFrame':
                   'double level(const int16_t* x, size_t n) { return rms_dbfs(x, n) + peak_dbfs(x, n); }\n'
                   'size_t put(const int16_t* x, size_t n) { return g_ring.write(x, n); }\n'
                   'size_t get(int16_t* x, size_t n) { return g_ring.read(x, n); }\n')
-    objs = compile_objects(portable_sources(fw) + [tu], build_dir, [*XTENSA_FLAGS, f"-specs={tc['specs']}"],
-                           include_dirs(fw), tc['cxx'])
+    objs = compile_objects(portable_sources(fw) + [tu], [*XTENSA_FLAGS, f"-specs={tc['specs']}"], include_dirs(fw), tc['cxx'])
     out = _run([tc['size'], *objs], "xtensa size").stdout.splitlines()
     rows = []
     for line in out[1:]:
@@ -846,7 +885,7 @@ def _section_sizes(obj:Path, size_tool:str)->dict:
     return out
 
 # %% ../nbs/22_firmware.ipynb #b2a92e39
-def xtensa_tflm_sizes(build_dir,                 # where the project objects go (TFLM objects: cache_dir())
+def xtensa_tflm_sizes(build_dir,                 # scratch folder (a staged tree; objects: cache_dir())
                       variant:str='esp_nn',      # TFLM kernels: 'esp_nn' (as on the ESP32) or 'reference'
                       opt=('-O2', '-DNDEBUG'),   # the firmware's optimisation (sdkconfig.defaults: -O2)
                       firmware_dir=None,         # firmware sources (default: the repository's)
@@ -868,7 +907,7 @@ def xtensa_tflm_sizes(build_dir,                 # where the project objects go 
              'TFLM glue (neural_network, bark_detector_tflm)': [fw/'lib/neural_network/neural_network.cpp',
                                                                 fw/'lib/bark_detector/bark_detector_tflm.cpp'],
              'model (model.cc)': [fw/MODEL_CC]}
-    objs = {k: compile_objects(v, Path(build_dir)/f'xtensa-{variant}', flags, include_dirs(fw), cxx) for k, v in parts.items()}
+    objs = {k: compile_objects(v, flags, include_dirs(fw), cxx) for k, v in parts.items()}
     objs['TFLM kernels'] = [o for o in tobjs if '_kernels_' in o.name]
     objs['ESP-NN (C kernels)'] = [o for o in tobjs if o.name.startswith(('esp_nn_', 'esp_timer'))]
     objs['TFLM core'] = [o for o in tobjs if o not in objs['TFLM kernels'] + objs['ESP-NN (C kernels)']]
@@ -933,7 +972,7 @@ def qemu_counts(build_dir,                  # where the bare-metal ELF is built
     sf = softfloat_library(); sim = fw/'host_test'/'xtensa_sim'
     flags = [*HOST_FLAGS, *extra, *opt, '-DTF_LITE_STATIC_MEMORY', *(a for i in _tflm_includes() for a in ('-isystem', str(i)))]
     srcs = [fw/'lib/audio_processor/audio_processor.cpp', fw/'lib/neural_network/neural_network.cpp', fw/MODEL_CC, sim/'bench_main.cpp']
-    objs = compile_objects(srcs, bd, flags, include_dirs(fw), cxx)
+    objs = compile_objects(srcs, flags, include_dirs(fw), cxx)
     rt = bd/'sim_runtime.o'
     _run([cc, '-O2', '-Wall', '-Werror', f"-I{source_tree('softfloat')/'source'/'include'}", *extra[:1], '-c', sim/'sim_runtime.c', '-o', rt],
          "compiling sim_runtime.c")

@@ -9,7 +9,8 @@ from pathlib import Path
 import barkbook
 
 # %% auto #0
-__all__ = ['cmd_monitor', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate', 'main']
+__all__ = ['cmd_export', 'cmd_monitor', 'cmd_predict', 'cmd_detect', 'list_params', 'cmd_run', 'cmd_sweep', 'cmd_evaluate',
+           'main']
 
 # %% ../nbs/28_cli.ipynb #d1f27509
 def _add_run(sub):
@@ -77,6 +78,30 @@ def _add_evaluate(sub):
     e.add_argument('--source-pattern', metavar='REGEX', help="regex whose first group names a clip's source group")
     return e
 
+# %% ../nbs/28_cli.ipynb #0c3c719a
+def _add_export(sub):
+    "The `export` sub-command's arguments (one target today: arduino)."
+    x = sub.add_parser('export', help="package a run's model for another toolchain (arduino: a library zip)",
+                       description="Package a converted run's int8 model with the firmware's front-end and detector.")
+    t = x.add_subparsers(dest='target', metavar='TARGET', required=True)
+    ar = t.add_parser('arduino', help='an Arduino library zip (ESP32 + I2S microphone example; needs TensorFlowLite_ESP32)',
+                      description='Write an Arduino library zip: library.properties, src/ (front-end, detector, the '
+                                  "run's model and settings), examples/BarkDetector for an ESP32 with an INMP441.")
+    ar.add_argument('--run', required=True, metavar='RUN_DIR', help='a run directory (runs/NAME) converted by 03')
+    ar.add_argument('--out', metavar='FILE', help='the zip to write (default: barkbook-<run>-arduino.zip here)')
+    return x
+
+def cmd_export(a)->int:
+    "barkbook export arduino: write the run's Arduino library zip; exit 2 on a run that cannot be exported."
+    from barkbook.core import BarkbookError
+    from barkbook.arduino import TFLM_LIBRARY, export_arduino
+    try: path = export_arduino(a.run, a.out)
+    except (BarkbookError, OSError) as e: _err(f"barkbook export arduino: error: {e}"); return 2
+    _out(f"{path}: Arduino library of {a.run} (Sketch > Include Library > Add .ZIP Library; then install "
+         f"{TFLM_LIBRARY} from the Library Manager)")
+    return 0
+
+
 # %% ../nbs/28_cli.ipynb #b4a0c1d2
 def _add_monitor(sub):
     "The `monitor` sub-command's arguments."
@@ -113,7 +138,7 @@ def _parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='barkbook', description='Train tiny sound classifiers in notebooks and ship them to an ESP32.')
     p.add_argument('--version', action='version', version=f'barkbook {barkbook.__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_run, _add_sweep, _add_predict, _add_detect, _add_evaluate, _add_monitor): add(sub)
+    for add in (_add_run, _add_sweep, _add_predict, _add_detect, _add_evaluate, _add_export, _add_monitor): add(sub)
     return p
 
 # %% ../nbs/28_cli.ipynb #404da009
@@ -253,4 +278,5 @@ def main(argv=None)->int:
     if a.command is None: p.print_help(); return 0
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     _names_as_bytes()
-    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate, 'monitor': cmd_monitor}[a.command](a)
+    return {'run': cmd_run, 'sweep': cmd_sweep, 'predict': cmd_predict, 'detect': cmd_detect, 'evaluate': cmd_evaluate,
+            'export': cmd_export, 'monitor': cmd_monitor}[a.command](a)

@@ -36,13 +36,15 @@ def test_serial_protocol_unit_test_sanitized(tmp_path):
 def test_serial_protocol_builds_for_xtensa(tmp_path):
     "The protocol library is portable: C headers only, no heap, compiles for a bare Xtensa core (picolibc)."
     tc = fwm.xtensa_toolchain()
-    if tc is None: pytest.skip("Xtensa toolchain not installed (apt-get install gcc-xtensa-lx106 picolibc-xtensa-lx106-elf)")
+    if tc is None:
+        pytest.skip("Xtensa toolchain not installed (apt-get install gcc-xtensa-lx106 picolibc-xtensa-lx106-elf)")
     src = FW / "lib/serial_protocol/serial_protocol.cpp"
     cmd = [tc["cxx"], "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti",
            f"-specs={tc['specs']}", *(f"-I{d}" for d in LIBS), "-c", str(src), "-o", str(tmp_path / "sp.o")]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
-    includes = set(re.findall(r'#include [<"]([^>"]+)[>"]', src.read_text() + (src.parent / "serial_protocol.h").read_text()))
+    text = src.read_text() + (src.parent / "serial_protocol.h").read_text()
+    includes = set(re.findall(r'#include [<"]([^>"]+)[>"]', text))
     assert includes <= {"serial_protocol.h", "bark_detector.h", "stdarg.h", "stdio.h", "stdlib.h", "string.h",
                         "stddef.h", "stdint.h"}, includes
 
@@ -109,7 +111,8 @@ def test_monitor_end_to_end(tmp_path):
     saved = []
     for m in got:
         if m["tag"] == "CAPTURE":
-            saved.append((m["capture"].meta, mon_mod.save_capture(m["capture"], tmp_path / "captures", session="devT")))
+            path = mon_mod.save_capture(m["capture"], tmp_path / "captures", session="devT")
+            saved.append((m["capture"].meta, path))
     stats = [m for m in got if m["tag"] == "STATS"][-1]
     assert len(saved) == stats["captures"] >= 3 and stats["captures"] + stats["captures_dropped"] >= len(events) - 3
     for meta, path in saved:
@@ -120,3 +123,37 @@ def test_monitor_end_to_end(tmp_path):
                                           audio[meta["step"] * 3840:][:16000])
     print(f"\nMONITOR {len(steps)} steps, {len(events)} events, threshold raised at step {s1}, lowered at {s2}, "
           f"{len(saved)} captures saved ({stats['captures_dropped']} dropped), {time.time() - t0:.1f} s")
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"TFLite Micro sources not available: {REASON}")
+def test_monitor_cli(tmp_path):
+    "`barkbook monitor --port` (a subprocess) against the firmware on a pty: JSON lines, the change, WAV captures."
+    import json, os
+    exe = mon_mod.build_monitor_host()
+    x = scene(tmp_path / "scene.wav", ["dog_bark", "ambient", "dog_bark", "speech", "dog_bark", "silence"])
+    master, slave = os.openpty()
+    host = subprocess.Popen([str(exe), "--wav", str(tmp_path / "scene.wav"), "--fd", str(master), "--baud", "921600",
+                             "--speed", "8", "--loops", "0"], pass_fds=[master], stderr=subprocess.DEVNULL)
+    os.close(master)
+    try:
+        cli = [str(Path(sys.executable).parent / "barkbook"), "monitor", "--port", os.ttyname(slave),
+               "--baud", "921600", "--threshold", "0.5", "--set", "average_window=1", "--capture", "events", "--save",
+               str(tmp_path / "caps"), "--label", "ambient", "--duration", "6", "--json"]
+        r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(slave)                                   # the last holder of the slave: the program hangs up
+        host.wait(timeout=30)
+    assert r.returncode == 0, r.stderr
+    msgs = [json.loads(l) for l in r.stdout.splitlines()]
+    ok = [m for m in msgs if m["tag"] == "OK" and m["cmd"] == "threshold"]
+    cfg = [m for m in msgs if m["tag"] == "CFG"][-1]
+    assert ok and cfg["confidence_threshold"] == 0.5 and cfg["average_window"] == 1 and cfg["capture"] == "events"
+    assert any(m["tag"] == "EVENT" and m["step"] >= ok[0]["step"] for m in msgs)
+    caps = [m for m in msgs if m["tag"] == "CAPTURE"]
+    assert caps, [m["tag"] for m in msgs][-40:]
+    for m in caps:
+        p = Path(m["path"])
+        assert p.parent == tmp_path / "caps" / "ambient" and m["capture"]["kind"] == "event"
+        with wave.open(str(p)) as w: got = np.frombuffer(w.readframes(16000), "<i2")
+        start = m["capture"]["step"] * 3840 % len(x)
+        np.testing.assert_array_equal(got, np.tile(x, 2)[start:start + 16000])

@@ -49,6 +49,12 @@ int16_t g_audio[16000 * 600];  // up to 10 minutes (static: the driver itself us
 
 void write_all(const char* data, size_t n, void*) {
   while (n > 0 && !g_hung_up) {
+    // Wait until the line takes bytes (a UART's TX blocks the same way), but notice a hang-up: a pty master's
+    // write() would block forever once the other side is closed and its buffer full.
+    pollfd p{g_fd, POLLOUT, 0};
+    const int r = poll(&p, 1, 200);
+    if (r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) { g_hung_up = true; return; }
+    if (r <= 0 || !(p.revents & POLLOUT)) continue;
     const ssize_t w = write(g_fd, data, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) { g_hung_up = true; return; }  // the other side closed: stop quietly
@@ -63,7 +69,9 @@ uint64_t micros() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-uint32_t u32(const uint8_t* q) { return uint32_t(q[0]) | uint32_t(q[1]) << 8 | uint32_t(q[2]) << 16 | uint32_t(q[3]) << 24; }
+uint32_t u32(const uint8_t* q) {
+  return uint32_t(q[0]) | uint32_t(q[1]) << 8 | uint32_t(q[2]) << 16 | uint32_t(q[3]) << 24;
+}
 uint32_t u16(const uint8_t* q) { return uint32_t(q[0]) | uint32_t(q[1]) << 8; }
 
 // 16 kHz mono 16-bit PCM WAV -> g_audio; the sample count, or an error naming the file and exit 2.
@@ -73,7 +81,10 @@ size_t read_wav(const char* path) {
   if (!f) { fprintf(stderr, "%s: cannot open\n", path); exit(2); }
   const size_t bytes = fread(buf, 1, sizeof(buf), f);
   fclose(f);
-  if (bytes < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WAVE", 4)) { fprintf(stderr, "%s: not a RIFF/WAVE file\n", path); exit(2); }
+  if (bytes < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WAVE", 4)) {
+    fprintf(stderr, "%s: not a RIFF/WAVE file\n", path);
+    exit(2);
+  }
   bool fmt_ok = false;
   for (size_t off = 12; off + 8 <= bytes;) {
     const uint32_t size = u32(buf + off + 4);
@@ -162,7 +173,11 @@ int main(int argc, char** argv) {
   g_monitor.flush_captures();
   g_monitor.print_stats(0);
   // Like a board, stay on the line: answer commands until the other side hangs up or --linger-ms pass.
-  for (const uint64_t end = micros() + 1000ull * linger_ms; !g_hung_up && micros() < end; usleep(2000)) poll_input(g_monitor);
+  const uint64_t end = micros() + 1000ull * static_cast<uint64_t>(linger_ms);
+  while (!g_hung_up && micros() < end) {
+    poll_input(g_monitor);
+    usleep(2000);
+  }
   fprintf(stderr, "monitor_host: allocs_init=%zu allocs_run=%zu\n", a1 - a0, g_allocs - a1);
   return 0;
 }

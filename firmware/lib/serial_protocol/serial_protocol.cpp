@@ -64,7 +64,8 @@ size_t base64_encode(const uint8_t* in, size_t n, char* out, size_t out_size) {
   if (out_size < need + 1) return 0;
   size_t o = 0;
   for (size_t i = 0; i < n; i += 3) {
-    const uint32_t v = uint32_t(in[i]) << 16 | (i + 1 < n ? uint32_t(in[i + 1]) << 8 : 0u) | (i + 2 < n ? in[i + 2] : 0u);
+    const uint32_t v =
+        uint32_t(in[i]) << 16 | (i + 1 < n ? uint32_t(in[i + 1]) << 8 : 0u) | (i + 2 < n ? in[i + 2] : 0u);
     out[o++] = kAlphabet[v >> 18 & 63];
     out[o++] = kAlphabet[v >> 12 & 63];
     out[o++] = i + 1 < n ? kAlphabet[v >> 6 & 63] : '=';
@@ -213,7 +214,10 @@ void SerialMonitor::command(char* text) {
     reply_err(cmd, "unknown command (hello, get, stats, reset, threshold, set, capture)", nullptr);
     return;
   }
-  if (!det_->set_config(c)) { reply_err(cmd, "rejected by the detector", bark_status_to_string(det_->last_error())); return; }
+  if (!det_->set_config(c)) {
+    reply_err(cmd, "rejected by the detector", bark_status_to_string(det_->last_error()));
+    return;
+  }
   capture_ = mode;
   capture_threshold_ = cap_thr;
   print_steps_ = steps;
@@ -238,7 +242,9 @@ void SerialMonitor::receive(const char* data, size_t n) {
   }
 }
 
-void SerialMonitor::on_step_cb(const DetectionResult& r, void* self) { static_cast<SerialMonitor*>(self)->on_step(r); }
+void SerialMonitor::on_step_cb(const DetectionResult& r, void* self) {
+  static_cast<SerialMonitor*>(self)->on_step(r);
+}
 
 void SerialMonitor::on_step(const DetectionResult& r) {
   next_step_ = r.step + 1;
@@ -247,7 +253,8 @@ void SerialMonitor::on_step(const DetectionResult& r) {
     char scores[16 * det::kNumClasses + 1];
     size_t o = 0;
     for (int c = 0; c < det::kNumClasses && o < sizeof(scores); ++c)
-      o += static_cast<size_t>(snprintf(scores + o, sizeof(scores) - o, "%s%.9g", c ? "," : "", static_cast<double>(s[c])));
+      o += static_cast<size_t>(
+          snprintf(scores + o, sizeof(scores) - o, "%s%.9g", c ? "," : "", static_cast<double>(s[c])));
     line("STEP step=%u t_ms=%u class=%s bark=%.9g scores=%s", static_cast<unsigned>(r.step),
          static_cast<unsigned>(r.timestamp_ms), bark_class_to_string(r.detected_class), static_cast<double>(r.bark_score),
          scores);

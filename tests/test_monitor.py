@@ -39,10 +39,17 @@ def test_serial_protocol_builds_for_xtensa(tmp_path):
     if tc is None:
         pytest.skip("Xtensa toolchain not installed (apt-get install gcc-xtensa-lx106 picolibc-xtensa-lx106-elf)")
     src = FW / "lib/serial_protocol/serial_protocol.cpp"
-    cmd = [tc["cxx"], "-std=c++17", "-Os", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti",
-           f"-specs={tc['specs']}", *(f"-I{d}" for d in LIBS), "-c", str(src), "-o", str(tmp_path / "sp.o")]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    tu = tmp_path / "app.cpp"   # main.cpp's static SerialMonitor: zero-initialised, so .bss (no flash image)
+    tu.write_text('#include "serial_protocol.h"\nSerialMonitor g_monitor;\n'
+                  'void f(const int16_t* x, size_t n) { g_monitor.process(x, n); }\n')
+    for s, o in [(src, tmp_path / "sp.o"), (tu, tmp_path / "app.o")]:
+        cmd = [tc["cxx"], *fwm.XTENSA_FLAGS, f"-specs={tc['specs']}", *(f"-I{d}" for d in LIBS), "-c", str(s), "-o", str(o)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+    size = subprocess.run([tc["size"], str(tmp_path / "sp.o"), str(tmp_path / "app.o")], capture_output=True, text=True)
+    (code, _, _), (_, data, bss) = [list(map(int, l.split()[:3])) for l in size.stdout.splitlines()[1:]]
+    print(f"\nMONITOR xtensa-lx106 -Os: serial_protocol text {code} B; static SerialMonitor bss {bss} B, data {data} B")
+    assert code < 12 * 1024 and data == 0 and bss < 72 * 1024
     text = src.read_text() + (src.parent / "serial_protocol.h").read_text()
     includes = set(re.findall(r'#include [<"]([^>"]+)[>"]', text))
     assert includes <= {"serial_protocol.h", "bark_detector.h", "stdarg.h", "stdio.h", "stdlib.h", "string.h",

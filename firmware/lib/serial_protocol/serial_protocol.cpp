@@ -100,6 +100,7 @@ void SerialMonitor::begin(BarkDetector& detector, SerialWriteFn write, void* use
   write_ = write;
   user_ = user;
   baud_ = baud ? baud : 115200;
+  capture_threshold_ = 0.5f;
   // A quarter of the link per step for captures: baud/10 bytes/s * hop, over ~700 bytes per CAPD line.
   const uint64_t bytes_per_step = uint64_t(baud_) / 10u * det_->config().hop_ms / 1000u;
   chunks_per_step_ = static_cast<size_t>(bytes_per_step / 4u / 700u);
@@ -132,7 +133,7 @@ void SerialMonitor::send_config() {
        static_cast<unsigned>(c.hop_ms), c.bark_class, static_cast<unsigned>(c.peak_window),
        static_cast<unsigned>(c.vote_k), static_cast<unsigned>(c.vote_n), c.enable_hysteresis ? 1 : 0,
        static_cast<double>(c.off_threshold), capture_mode_to_string(capture_), static_cast<double>(capture_threshold_),
-       print_steps_ ? 1 : 0);
+       steps_off_ ? 0 : 1);
 }
 
 void SerialMonitor::print_stats(uint32_t dropped_samples) {
@@ -194,7 +195,7 @@ void SerialMonitor::command(char* text) {
   BarkDetectorConfig c = det_->config();
   CaptureMode mode = capture_;
   float cap_thr = capture_threshold_;
-  bool steps = print_steps_;
+  bool steps = !steps_off_;
   if (!strcmp(cmd, "reset")) {
     c = BarkDetectorConfig();
   } else if (!strcmp(cmd, "threshold")) {
@@ -220,7 +221,7 @@ void SerialMonitor::command(char* text) {
   }
   capture_ = mode;
   capture_threshold_ = cap_thr;
-  print_steps_ = steps;
+  steps_off_ = !steps;
   if (capture_ == CaptureMode::kOff && cap_state_ == CapState::kPending) cap_state_ = CapState::kIdle;
   line("OK %s step=%u", cmd, static_cast<unsigned>(next_step_));
   send_config();
@@ -248,7 +249,7 @@ void SerialMonitor::on_step_cb(const DetectionResult& r, void* self) {
 
 void SerialMonitor::on_step(const DetectionResult& r) {
   next_step_ = r.step + 1;
-  if (print_steps_) {
+  if (!steps_off_) {
     const float* s = det_->last_scores();
     char scores[16 * det::kNumClasses + 1];
     size_t o = 0;

@@ -56,7 +56,7 @@ class SerialMonitor {
   uint32_t captures_dropped() const { return captures_dropped_; }
   CaptureMode capture_mode() const { return capture_; }
   // STEP lines on or off (also `set steps=0|1` at run time).
-  void set_print_steps(bool on) { print_steps_ = on; }
+  void set_print_steps(bool on) { steps_off_ = !on; }
 
  private:
   static void on_step_cb(const DetectionResult& r, void* self);
@@ -73,11 +73,13 @@ class SerialMonitor {
   BarkDetector* det_ = nullptr;
   SerialWriteFn write_ = nullptr;
   void* user_ = nullptr;
-  uint32_t baud_ = 115200;
-  size_t chunks_per_step_ = 1;
-  bool print_steps_ = true;
+  // Every member starts at zero (begin() sets the rest), so a static SerialMonitor is .bss: its 66 KB of buffers
+  // take no flash for an initial image.
+  uint32_t baud_ = 0;
+  size_t chunks_per_step_ = 0;
+  bool steps_off_ = false;
   CaptureMode capture_ = CaptureMode::kOff;
-  float capture_threshold_ = 0.5f;
+  float capture_threshold_ = 0.0f;
   // input line
   char cmd_[proto::kMaxCommand + 1] = {};
   size_t cmd_len_ = 0;
@@ -94,7 +96,7 @@ class SerialMonitor {
   uint64_t cap_start_ = 0;
   uint32_t cap_id_ = 0, cap_step_ = 0, cap_t_ms_ = 0;
   float cap_score_ = 0.0f;
-  int cap_class_ = -1;            // the step's class: the bark class for an event, the top class for a near-miss
+  int cap_class_ = 0;             // the step's class: the bark class for an event, the top class for a near-miss
   bool cap_event_ = false;
   size_t cap_next_chunk_ = 0;
   uint32_t last_cap_step_ = 0;

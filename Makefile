@@ -1,4 +1,4 @@
-# barkbook — every target creates .venv on first use.
+# barkbook — every target but `wheel` creates .venv on first use (.[dev]: the training stack + the test tools).
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -7,7 +7,7 @@ export IN_TEST ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: venv pipeline test test-all bench lab export clean-nbs
+.PHONY: venv pipeline test test-all bench lab export clean-nbs wheel
 
 venv: $(STAMP)
 
@@ -41,3 +41,8 @@ lab: $(STAMP)
 
 export: $(STAMP)
 	env -u IN_TEST $(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+# dist/barkbook-*.whl: `pip install` it for the runtime alone (predict, detect, evaluate, monitor; no TensorFlow),
+# `pip install "dist/barkbook-VERSION-py3-none-any.whl[train]"` for the training stack too.
+wheel:
+	$(PY) -m pip wheel --no-deps --quiet -w dist .

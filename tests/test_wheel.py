@@ -5,7 +5,7 @@ Fast (make test): build the wheel from the working tree (`pip wheel --no-deps`),
 files; check that every third-party package the runtime modules import at module level is in the base set.
 Slow (make test-all): a fresh venv with only the wheel installed (its dependencies from the package index or pip's
 cache) gives the same `predict` (LiteRT and TFLM), `detect` and `evaluate` output as the dev venv on the tiny run's
-int8 model, and cannot import TensorFlow.
+int8 model, cannot import TensorFlow, and its `barkbook monitor` drives the firmware's host build over a pty.
 """
 import ast, email.parser, importlib.metadata as md, json, os, re, shutil, subprocess, sys, venv, zipfile
 from pathlib import Path
@@ -191,3 +191,28 @@ def test_runtime_venv_gives_the_dev_venv_answers(rt, inputs):
         assert got == want, args
     pred = json.loads(barkbook(rt, 'predict', '--run', run, d / 'one.wav', '--json'))
     assert pred['label'] in pred['scores'] and 0 < pred['confidence'] <= 1
+
+
+@pytest.mark.slow
+def test_runtime_venv_monitors_the_host_firmware(rt, inputs):
+    "`barkbook monitor` from the runtime venv on the firmware's host build over a pty: steps and a threshold change."
+    from barkbook import firmware as fwm
+    if (why := fwm.missing_tree('tflm')) is not None: pytest.skip(f"TFLite Micro sources not available: {why}")
+    from barkbook.monitor import build_monitor_host
+    exe = build_monitor_host()
+    master, slave = os.openpty()
+    host = subprocess.Popen([str(exe), '--wav', str(inputs[1] / 'long.wav'), '--fd', str(master), '--baud', '921600',
+                             '--speed', '8', '--loops', '0'], pass_fds=[master], stderr=subprocess.DEVNULL)
+    os.close(master)
+    try:
+        r = subprocess.run([rt / 'barkbook', 'monitor', '--port', os.ttyname(slave), '--baud', '921600',
+                            '--threshold', '0.5', '--duration', '4', '--json'],
+                           capture_output=True, text=True, env=clean_env(rt), timeout=60)
+    finally:
+        os.close(slave)                                   # the last holder of the slave: the program hangs up
+        host.wait(timeout=30)
+    assert r.returncode == 0, r.stderr[-3000:]
+    msgs = [json.loads(l) for l in r.stdout.splitlines()]
+    assert any(m['tag'] == 'OK' and m['cmd'] == 'threshold' for m in msgs)
+    assert [m for m in msgs if m['tag'] == 'CFG'][-1]['confidence_threshold'] == 0.5
+    assert sum(m['tag'] == 'STEP' for m in msgs) > 10

@@ -1,7 +1,7 @@
 """`barkbook export arduino`: the zip's layout and library.properties, all of its src/ compiled with g++ against
 esp-tflite-micro, and the BarkDetector example's setup()/loop() run on the host — through a stand-in for the Arduino
-core (tests/arduino_host: Arduino.h, the TFLM library's empty top header, a main() feeding a WAV file instead of
-I2S) — printing the detections barkbook.detector finds on the same audio. The run is runs/default (read-only) when
+core (tests/arduino_host: Arduino.h and a main() feeding a WAV file instead of I2S) — printing the detections
+barkbook.detector finds on the same audio. The run is runs/default (read-only) when
 this machine has it, else the cached tiny run. Skipped, with the reason, when the TFLM sources are absent."""
 import re, shutil, subprocess, wave, zipfile
 from pathlib import Path
@@ -71,6 +71,19 @@ def test_layout_and_properties(lib, run):
     for p in (root / "src").iterdir():                           # Arduino's flat src/: every project include resolves
         for inc in re.findall(r'#include "([^"]+)"', p.read_text()):
             assert inc.startswith("tensorflow/") or (root / "src" / inc).exists(), f"{p.name}: {inc}"
+
+
+@needs_tflm
+def test_tflm_dependency_only_without_core_tflm(lib, tmp_path):
+    """barkbook.h pulls in TensorFlowLite_ESP32 (depends=) only where no TFLM is on the include path (the
+    arduino-esp32 core >= 3.0 ships esp-tflite-micro): without TFLM the IDE is asked for the library's header."""
+    root, _ = lib
+    (tmp_path / "t.cpp").write_text('#include "barkbook.h"\n')
+    base = ["g++", "-std=c++17", "-fsyntax-only", f"-I{root / 'src'}", str(tmp_path / "t.cpp")]
+    r = subprocess.run(base, capture_output=True, text=True)
+    assert r.returncode != 0 and "TensorFlowLite_ESP32.h: No such file" in r.stderr, r.stderr[-500:]
+    r = subprocess.run([*base, *(f"-isystem{d}" for d in fwm._tflm_includes())], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 def _python_detections(run, wav):

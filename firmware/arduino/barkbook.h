@@ -8,9 +8,12 @@
 //   DetectionResult r = detector.process(samples, n);   // 16 kHz mono int16, any n
 //   if (r.is_bark) Serial.printf("bark %.2f\n", r.confidence);
 #pragma once
-// The TensorFlow Lite Micro library this one depends on (library.properties: depends=). Its top header is empty;
-// including it is what makes the Arduino IDE put that library on the include path of this one.
-#include <TensorFlowLite_ESP32.h>
+// TensorFlow Lite Micro: the arduino-esp32 core >= 3.0 ships esp-tflite-micro on every sketch's include path; on
+// other cores the TensorFlowLite_ESP32 library (library.properties: depends=) provides it, and including its (empty)
+// top header is what makes the Arduino IDE add it to the build.
+#if !__has_include(<tensorflow/lite/micro/micro_interpreter.h>)  // arduino-esp32 >= 3.0 has TFLM
+#include <TensorFlowLite_ESP32.h>  // else TensorFlowLite_ESP32 (depends=): including it adds it to the build
+#endif
 
 #include "audio_input.h"     // i2s_to_int16 (INMP441 words to int16 with a gain), rms_dbfs, peak_dbfs, SampleRing
 #include "bark_detector.h"   // BarkDetector, BarkDetectorConfig, DetectionResult, bark_class_to_string

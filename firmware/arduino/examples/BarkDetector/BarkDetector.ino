@@ -1,6 +1,6 @@
 // barkbook BarkDetector: an ESP32 dev board with an INMP441 I2S microphone prints every inference step (every
 // 240 ms) and every bark detection on Serial at 115200 baud, and lights the on-board LED for half a second on a
-// detection. Board: ESP32 Dev Module, arduino-esp32 core >= 3.0. Library: TensorFlowLite_ESP32 (Library Manager).
+// detection. Board: ESP32 Dev Module, arduino-esp32 core >= 3.0 (it brings TensorFlow Lite Micro and ESP-IDF 5).
 //
 // Wiring (INMP441 -> ESP32 DevKitC; pins in microphone.h):
 //   VDD -> 3V3, GND -> GND, L/R -> GND (left slot), SCK -> GPIO 26, WS -> GPIO 25, SD -> GPIO 33

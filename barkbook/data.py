@@ -17,14 +17,16 @@ from .features import FeatureConfig, logmel, plot_logmel
 from .params import DataParams
 from .run import (Run, RunError, SPLITS, MANIFEST_COLUMNS, REJECT_COLUMNS, WARNING_COLUMNS, FS_ERRORS,
                           DataRecord, FeatureStoreRecord)
-from .importers import collect_sources, _extract_batch, MIN_EVENT_PEAK_DBFS
+from .importers import (collect_sources, _extract_batch, MIN_EVENT_PEAK_DBFS, window_budget,
+                                cap_windows)
 from . import synth
 from .augment import room_bank, recording_chain, augment_clip
 
 # %% auto #0
-__all__ = ['SYNTH_VERSION', 'WARNING_KINDS', 'DataError', 'plan_synth', 'make_plan', 'assign_splits', 'split_plan',
-           'make_synth_clips', 'import_clips', 'augment_key', 'augment_train', 'make_manifest', 'make_clips',
-           'write_features', 'build_dataset', 'summary_table', 'warning_counts', 'printable', 'plot_examples']
+__all__ = ['SYNTH_VERSION', 'BUILT_IN_SOURCES', 'WARNING_KINDS', 'DataError', 'plan_synth', 'make_plan', 'assign_splits',
+           'split_plan', 'spread_fixed_splits', 'make_synth_clips', 'import_clips', 'data_set_warnings', 'augment_key',
+           'augment_train', 'make_manifest', 'make_clips', 'write_features', 'build_dataset', 'summary_table',
+           'warning_counts', 'printable', 'plot_examples']
 
 # %% ../nbs/18_data.ipynb #ff42c240
 class DataError(BarkbookError):
@@ -66,7 +68,7 @@ def make_plan(p:DataParams)->tuple:
     plan = plan_synth(p)
     src, rejected = collect_sources(p.imports, p.classes)
     if len(src):
-        src = src.assign(kind='import', sgroup=-1, index=-1)
+        src = spread_fixed_splits(src.assign(kind='import', sgroup=-1, index=-1), p)   # real val/test clips
         src = src[plan.columns]
         plan = pd.concat([plan, src], ignore_index=True) if len(plan) else src.copy()
     empty = [c for c in p.classes if not (plan.label == c).any()]
@@ -129,6 +131,24 @@ def split_plan(plan:pd.DataFrame, p:DataParams)->pd.DataFrame:
     split = assign_splits(plan.label, plan.group, plan.split, p.val_frac, p.test_frac, p.seed)
     return plan.assign(split=split)
 
+# %% ../nbs/18_data.ipynb #2b275344
+def spread_fixed_splits(src:pd.DataFrame, p:DataParams)->pd.DataFrame:
+    "Imported rows; a data set whose fixed splits leave val or test empty is split by group instead (warned)."
+    out = src.copy()
+    for name, s in src[src.split != ''].groupby('source'):
+        gaps = [x for x in ('val', 'test') if x not in set(s.split)]
+        if not gaps: continue
+        n = s.groupby('label').group.nunique()
+        stay = s.group.isin(set(s.group[s.label.isin(n.index[n < 3])]))   # < 3 groups: cannot be split
+        move = s[~stay]
+        try: out.loc[move.index, 'split'] = assign_splits(move.label, move.group, None, p.val_frac, p.test_frac,
+                                                          p.seed)
+        except DataError: stay[:] = True
+        kept = f"; classes {sorted(set(s.label[stay]))} keep their fixed split" if stay.any() else ''
+        warnings.warn(f"{name}: its fixed splits (folds or official lists) put no clips in {' or '.join(gaps)}; "
+                      f"its groups are split into train/val/test by group instead{kept}")
+    return out
+
 # %% ../nbs/18_data.ipynb #6e245a2e
 SYNTH_VERSION = 4   # bump when the generator changes: clips of another version are not reused
 
@@ -170,20 +190,49 @@ def _run_batches(fn, batches, n_jobs, desc, progress, size=len, **kw):
     bar.close()
 
 # %% ../nbs/18_data.ipynb #043328ce
-def _import_jobs(run:Run, plan:pd.DataFrame)->list:
-    "One job per imported source: where it is, what it is, and the stem of its window files."
+def _import_jobs(run:Run, plan:pd.DataFrame, most=None)->list:
+    "One job per imported source: where it is, what it is, its window files' stem and (`most`) its window cap."
     jobs = []
-    for r in plan[plan.kind == 'import'].itertuples():
+    for k, r in enumerate(plan[plan.kind == 'import'].itertuples()):
         key = sha1_bytes(f"{r.path}|{r.offset}|{r.duration}".encode('utf-8', FS_ERRORS))[:10]
         stem = run.clip_path(f"clips/{r.label}/{_slug(r.source)}/{_slug(Path(r.path).stem)}_{key}")
         jobs.append(dict(path=r.path, label=r.label, group=r.group, split=r.split, source=r.source,
                          offset=float(r.offset), duration=float(r.duration), out_stem=str(stem)))
+        if most is not None: jobs[-1]['max_windows'] = int(most[k])
     return jobs
+
+# %% ../nbs/18_data.ipynb #99977303
+def _trim_windows(run:Run, rows:list, warns:list, per_class, seed:int)->tuple:
+    "(rows, warnings) of the windows `cap_windows` keeps, and the rows dropped (their files deleted)."
+    keep = cap_windows(pd.DataFrame(rows, columns=['label', 'group', 'source']), per_class, seed)
+    gone = [r for r, k in zip(rows, keep) if not k]
+    for r in gone: run.clip_path(r['path']).unlink(missing_ok=True)
+    drop = {r['path'] for r in gone}
+    return [r for r, k in zip(rows, keep) if k], [w for w in warns if w['path'] not in drop], gone
+
+def _cap_notes(imp:pd.DataFrame, most, rows:list, gone:list, p:DataParams)->list:
+    "One 'capped' warning row per data set and class that the window caps cut."
+    kept = pd.DataFrame(rows, columns=['source', 'label']).value_counts()
+    cut = pd.DataFrame(gone, columns=['source', 'label']).value_counts()
+    m, notes = p.max_windows_per_file, []
+    for (src, label), s in imp.assign(most=most).groupby(['source', 'label']):
+        out, short = int((s.most == 0).sum()), int(((s.most > 0) & (s.most < m)).sum())
+        n_cut = int(cut.get((src, label), 0))
+        if not (out or short or n_cut): continue
+        per = 'file' if label in p.event_classes else 'recording'
+        notes.append(dict(path=f"{src}/{label}", origin=src, warning=
+            f"capped: {kept.get((src, label), 0)} {label} windows from {src}: {out} of {len(s)} files left out, "
+            f"{short} allowed fewer than {m} windows, {n_cut} windows dropped after reading (caps: {m} windows "
+            f"per {per}; {p.clips_per_class or 'no cap'} per data set and class, from clips_per_class)"))
+    return notes
 
 # %% ../nbs/18_data.ipynb #51fd6ff7
 def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->tuple:
-    "Read the plan's imported sources, write their 1 s windows; (manifest, rejected, warning rows)."
-    jobs = _import_jobs(run, plan)
+    "Read the imported sources within the window caps, write their 1 s windows; (manifest, rejected, warnings)."
+    imp = plan[plan.kind == 'import']
+    per_class = p.clips_per_class or None   # an imported set at most doubles a class; imports only: no cap
+    most = window_budget(imp, p.event_classes, p.max_windows_per_file, per_class, p.seed)
+    jobs = _import_jobs(run, imp[most > 0], most[most > 0])
     rows, rejected, warns = [], [], []
     batches = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     n_jobs = p.n_jobs if len(jobs) >= 32 else 1   # starting worker processes costs seconds
@@ -197,7 +246,29 @@ def import_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->
             rows.append(dict(path=rel, label=r['label'], group=r['group'], split=r['split'],
                              source=r['source'], duration=r['duration'], sha1=r['sha1'], origin=origin))
             warns += [dict(path=rel, origin=origin, warning=w) for w in r['warnings']]
-    return rows, rejected, warns
+    rows, warns, gone = _trim_windows(run, rows, warns, per_class, p.seed)
+    return rows, rejected, warns + _cap_notes(imp, most, rows, gone, p)
+
+# %% ../nbs/18_data.ipynb #a065d63c
+BUILT_IN_SOURCES = ('synth', 'augment')   # manifest sources that are not imported recordings
+
+def data_set_warnings(manifest:pd.DataFrame, classes)->pd.DataFrame:
+    "Warnings about the whole data set: classes whose real clips miss val/test; classes with built-in clips only."
+    real = manifest[~manifest.source.isin(BUILT_IN_SOURCES)]
+    have, rows = [c for c in classes if (real.label == c).any()], []
+    for s in ('val', 'test'):
+        miss = [c for c in have if not ((real.label == c) & (real.split == s)).any()]
+        if miss: rows.append((f"split {s}", ', '.join(sorted(set(real.source[real.label.isin(miss)]))),
+                              f"NO REAL CLIPS in {s} for {miss}: their imported clips are all in other splits, so "
+                              f"every {s} metric of them is measured on built-in clips only; import data with "
+                              f"{s} folds too, or with more groups per class"))
+    only = [c for c in classes if c not in have]
+    if have and only: rows.append(('classes', ', '.join(sorted(set(real.source))),
+                                   f"ONLY BUILT-IN clips for {only} while {have} have imported ones: the model can "
+                                   f"learn 'real recording vs built-in sound' as part of the class difference; "
+                                   f"import real clips of {only} too, and set augment_copies so every class goes "
+                                   f"through the same recording chain"))
+    return pd.DataFrame(rows, columns=WARNING_COLUMNS)
 
 # %% ../nbs/18_data.ipynb #0f7f3bc3
 def augment_key(seed:int, path:str, copy:int)->int:
@@ -270,7 +341,9 @@ def make_manifest(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFram
         aug = pd.DataFrame(augment_train(run, manifest, p, progress), columns=MANIFEST_COLUMNS)
         manifest = pd.concat([manifest, aug], ignore_index=True)
     rejected = pd.concat([rejected, pd.DataFrame(irej, columns=REJECT_COLUMNS)], ignore_index=True)
-    return manifest, rejected, pd.DataFrame(iwarn, columns=WARNING_COLUMNS)
+    warns = pd.concat([pd.DataFrame(iwarn, columns=WARNING_COLUMNS), data_set_warnings(manifest, p.classes)],
+                      ignore_index=True)
+    return manifest, rejected, warns
 
 # %% ../nbs/18_data.ipynb #ceee5007
 def make_clips(run:Run, p:DataParams, plan:pd.DataFrame, rejected:pd.DataFrame,
@@ -355,11 +428,12 @@ def write_features(run:Run, classes, cfg:FeatureConfig, chunk:int=256, progress:
 
 # %% ../nbs/18_data.ipynb #d4a92c02
 def _warn_empty_splits(manifest:pd.DataFrame, classes):
-    "Warn about a class missing from a split (small imported data sets)."
+    "Warn about a class missing from a split (small imported data sets), and the `data_set_warnings`."
     for c in classes:
         for s in SPLITS:
             if not ((manifest.label == c) & (manifest.split == s)).any():
                 warnings.warn(f"class {c!r} has no clips in the {s} split")
+    for w in data_set_warnings(manifest, classes).warning: warnings.warn(w)
 
 # %% ../nbs/18_data.ipynb #f0cb0e08
 def build_dataset(run:Run,            # the run folder: data/ and features/ are written inside
@@ -384,10 +458,11 @@ def summary_table(manifest:pd.DataFrame, classes=None)->pd.DataFrame:
     return t
 
 # %% ../nbs/18_data.ipynb #fd71a5c9
-WARNING_KINDS = ('too short', 'clipped', 'over full scale', 'DC offset', 'digital silence')
+WARNING_KINDS = ('too short', 'clipped', 'over full scale', 'DC offset', 'digital silence',   # a clip's
+                 'capped', 'NO REAL CLIPS', 'ONLY BUILT-IN')   # the data set's: per data set/class, split, all
 
 def warning_counts(warns:pd.DataFrame)->pd.DataFrame:
-    "Imported clips per kind of warning (`barkbook.audio.audio_warnings`), every kind listed."
+    "Imported clips (data-set kinds: rows) per kind of warning, every kind listed."
     kind = warns.warning.map(lambda w: next((k for k in WARNING_KINDS if w.startswith(k)), w))
     n = warns.assign(kind=kind).groupby('kind').path.nunique()
     kinds = list(dict.fromkeys([*WARNING_KINDS, *n.index]))

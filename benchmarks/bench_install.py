@@ -9,12 +9,12 @@ cold start of `barkbook predict` in a fresh runtime venv.
 - full size = the distributions `barkbook[train]` resolves to, summed from this (dev) venv's RECORD files (the same
   versions as installed here), or with --full-venv a second fresh venv with `pip install barkbook[train]` (~1 GB
   downloaded); the dev venv's whole site-packages (`.[dev]`, what `make test` installs) is listed too;
-- cold `barkbook predict --run RUN one.wav --json`: wall time of the first invocation in the fresh runtime venv, then
-  the median of --repeat more there and in the dev venv.
+- cold `barkbook predict --run RUN one.wav --json`: wall and CPU time of the first invocation in the fresh runtime venv,
+  then the median of --repeat more there and in the dev venv.
 Uses runs/default when it has an int8 model (make pipeline), else the cached tiny run (barkbook.convert.tiny_converted).
 """
-import argparse, email.parser, importlib.metadata as md, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
-import venv, zipfile
+import argparse, email.parser, importlib.metadata as md, json, os, re, resource, shutil, statistics, subprocess, sys
+import tempfile, time, venv, zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,13 +102,23 @@ def dists_bytes(dists: dict) -> int:
     return total
 
 
+def cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def wall(cmd, bin_dir: Path, repeat: int) -> list:
+    "(wall s, CPU s) of each of `repeat` runs: CPU time says more than wall time on a loaded machine."
     ts = []
     for _ in range(repeat):
-        t0 = time.perf_counter(); r = subprocess.run(cmd, capture_output=True, text=True, env=env_for(bin_dir))
-        ts.append(time.perf_counter() - t0)
+        c0, t0 = cpu_children(), time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env_for(bin_dir))
+        ts.append((time.perf_counter() - t0, cpu_children() - c0))
         if r.returncode: raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{r.stderr[-2000:]}")
     return ts
+
+
+def med(ts: list) -> tuple: return tuple(statistics.median(t[i] for t in ts) for i in (0, 1))
 
 
 def pick_run(arg):
@@ -154,9 +164,9 @@ def main():
                    runtime_mb_from_dev_venv=dists_bytes(closure(req, set())) / 2**20,
                    dev_venv_site_packages_mb=disk_bytes(site_packages(BIN)) / 2**20)
         cmd = lambda b: [b / 'barkbook', 'predict', '--run', str(run), str(d / 'one.wav'), '--json']
-        first = wall(cmd(rt), rt, 1)[0]
-        res.update(cold_predict_first_s=first, predict_runtime_median_s=statistics.median(wall(cmd(rt), rt, repeat)),
-                   predict_dev_median_s=statistics.median(wall(cmd(BIN), BIN, repeat)))
+        first, warm, dev = wall(cmd(rt), rt, 1)[0], med(wall(cmd(rt), rt, repeat)), med(wall(cmd(BIN), BIN, repeat))
+        res.update(cold_predict_first_s=first[0], cold_predict_first_cpu_s=first[1], predict_runtime_median_s=warm[0],
+                   predict_runtime_median_cpu_s=warm[1], predict_dev_median_s=dev[0], predict_dev_median_cpu_s=dev[1])
         if a.full_venv:
             full, t_full = fresh_venv(d / 'full', f'{whl}[train]')
             res.update(full_venv_mb=disk_bytes(site_packages(full)) / 2**20, full_install_s=t_full)
@@ -174,10 +184,11 @@ def main():
                      f"{res['full_venv_mb']:.0f} MB (pip install took {res['full_install_s']:.0f} s)"))
     rows += [('dev venv site-packages (`.[dev]`: make test / make pipeline)',
               f"{res['dev_venv_site_packages_mb']:.0f} MB"),
-             ('cold `barkbook predict --run RUN one.wav --json`, first run in the fresh runtime venv', f'{first:.2f} s'),
-             (f'  then median of {repeat} in the runtime venv', f"{res['predict_runtime_median_s']:.2f} s"),
+             ('cold `barkbook predict --run RUN one.wav --json`, first run in the fresh runtime venv',
+              f'{first[0]:.2f} s wall, {first[1]:.2f} s CPU'),
+             (f'  then median of {repeat} in the runtime venv', f'{warm[0]:.2f} s wall, {warm[1]:.2f} s CPU'),
              (f'  median of {repeat} in the dev venv (TensorFlow installed, not imported)',
-              f"{res['predict_dev_median_s']:.2f} s")]
+              f'{dev[0]:.2f} s wall, {dev[1]:.2f} s CPU')]
     w = max(len(k) for k, _ in rows)
     print(f"run: {run}  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: timings grow with it)\n")
     print("| measurement".ljust(w + 2) + " | result |\n|" + "-" * (w + 2) + "|---|")

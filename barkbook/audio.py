@@ -118,10 +118,12 @@ def read_audio(src, # a path, or an array of samples
     if sr is None: raise AudioError('<array>', "sample rate `sr` is required for an array")
     return to_mono_16k(src, sr, target_sr=target_sr)
 
-def save_wav(path:str|Path, x:np.ndarray, sr:int=SAMPLE_RATE)->Path:
-    "Save float or int16 samples as a 16-bit PCM WAV, atomically."
+def save_wav(path:str|Path, x:np.ndarray, sr:int=SAMPLE_RATE, comment:str|None=None)->Path:
+    "Save float or int16 samples as a 16-bit PCM WAV, atomically; `comment` goes into its INFO chunk."
     x = np.asarray(x); data = x if x.dtype == np.int16 else float_to_int16(x)
-    with atomic_path(path) as tmp: sf.write(os.fsencode(tmp), data, sr, subtype='PCM_16', format='WAV')
+    with atomic_path(path) as tmp, sf.SoundFile(os.fsencode(tmp), 'w', sr, data.shape[1] if data.ndim == 2 else 1, 'PCM_16', format='WAV') as f:
+        if comment: f.comment = comment
+        f.write(data)
     return Path(path)
 
 # %% ../nbs/11_audio.ipynb #e89cc83e

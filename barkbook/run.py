@@ -24,7 +24,7 @@ class RunError(BarkbookError):
     "A run folder artefact that is missing or broken; the message names the file and the step that makes it."
 
 SPLITS = ('train', 'val', 'test')
-MANIFEST_COLUMNS = ['path', 'label', 'group', 'split', 'source', 'duration', 'sha1', 'origin']
+MANIFEST_COLUMNS = ['path', 'label', 'group', 'split', 'source', 'duration', 'sha1', 'origin', 'kind']
 REJECT_COLUMNS = ['path', 'reason']
 WARNING_COLUMNS = ['path', 'origin', 'warning']   # one row per doubt about an imported clip
 _MAKER = {'data': '01_generate_data', 'features': '01_generate_data', 'model': '02_train',
@@ -155,6 +155,7 @@ def read_manifest(self:Run)->pd.DataFrame:
 @patch
 def write_manifest(self:Run, df:pd.DataFrame)->Path:
     "Save the manifest (its columns in the standard order)."
+    if 'kind' not in df: df = df.assign(kind='')   # what a clip holds (e.g. 'bark:harsh'); unknown for some imports
     return _write_csv(self.manifest_path, df[MANIFEST_COLUMNS])
 @patch
 def clip_path(self:Run, rel:str)->Path:

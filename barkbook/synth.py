@@ -512,7 +512,7 @@ def _render_batch(jobs):
     out = []
     for label, seed, group, index, path, *opts in jobs:
         y, info = synth_clip(label, seed, group, index, **(opts[0] if opts else {}))
-        save_wav(path, float_to_int16(y))
+        save_wav(path, float_to_int16(y), comment=info.get('kind'))   # the kind travels with the clip
         info.update(path=str(path), sha1=sha1_file(path), duration=len(y) / SAMPLE_RATE)
         out.append(info)
     return out

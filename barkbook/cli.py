@@ -59,10 +59,14 @@ def _add_predict(sub):
 def _add_detect(sub):
     "The `detect` sub-command's arguments."
     d = sub.add_parser('detect', help="find barks in long recordings with the run's detector settings",
-                       description='Run the int8 model over long recordings as the device does and print the detected barks.')
+                       description='Run the int8 model over long recordings as the device does (read and scored block by '
+                                   'block: any length in bounded memory) and print the detected barks.')
     d.add_argument('--run', required=True, metavar='RUN_DIR', help='a run directory (runs/NAME) converted by 03 (and tuned by 04)')
     d.add_argument('paths', nargs='+', metavar='LONG.wav', help='long recordings')
     d.add_argument('--json', action='store_true', help='one JSON object per detection: path, start_s, end_s, confidence')
+    d.add_argument('--labels', metavar='DIR', help='also write an Audacity label track DIR/<name>.txt per recording '
+                                                   '(start<TAB>end<TAB>label per detection)')
+    d.add_argument('--csv', metavar='FILE', help='also write every detection as a CSV row: path,start_s,end_s,label,confidence')
     return d
 
 # %% ../nbs/28_cli.ipynb #da5c0afc
@@ -202,19 +206,27 @@ def _print_events(path, ev, as_json:bool):
 # %% ../nbs/28_cli.ipynb #0cf918f6
 def cmd_detect(a)->int:
     "barkbook detect: bark events in long recordings; exit 1 if any failed or was passed over, 2 on a bad run."
-    from barkbook.core import BarkbookError
+    from barkbook.core import BarkbookError, atomic_write_bytes
     from barkbook.inference import find_audio
-    from barkbook.stream import detect_file, load_detector
+    from barkbook.stream import detect_file, load_detector, detections_table, write_labels
     try: det = load_detector(a.run)
     except BarkbookError as e: _err(f"barkbook detect: error: {e}"); return 2
     files, skipped = find_audio(a.paths)
-    failed = _report_skipped(skipped, a.json)
+    failed, rows, label = _report_skipped(skipped, a.json), [], det.classes[det.det_cfg.bark_class]
     for p in files:
-        try: ev = detect_file(det, p)
+        try:
+            ev = detect_file(det, p); rows.append(detections_table(p, ev, label))
+            if a.labels: write_labels(rows[-1], Path(a.labels)/f'{Path(p).stem}.txt')
         except (BarkbookError, OSError, ValueError, RuntimeError, MemoryError) as e:   # one recording fails
             why = _reason(p, str(e)) if isinstance(e, BarkbookError) else f"{type(e).__name__}: {e}"
             failed += _report_skipped([(p, why)], a.json); continue
         _print_events(p, ev, a.json)
+    if a.csv:
+        import pandas as pd   # already imported by barkbook.stream
+        empty = pd.DataFrame(columns=['start_s', 'end_s', 'confidence'])
+        text = pd.concat(rows or [detections_table('', empty, label)]).to_csv(index=False)
+        try: atomic_write_bytes(a.csv, text.encode('utf-8', 'surrogateescape'))
+        except OSError as e: _err(f"barkbook detect: error: {a.csv}: cannot write the CSV ({e})"); return 1
     if failed: _err(f"barkbook detect: {failed} path(s) could not be scored")
     return 1 if failed else 0
 

@@ -204,7 +204,7 @@ class StreamParams(StepParams):
     bark_label: str = P('dog_bark', "the class the detector fires on")
     scene_minutes: float = P(10.0, "length of each generated test scene, minutes")
     n_bark_scenes: int = P(5, "generated scenes with barks at known times (5 x 10 min: about 400 barks)")
-    n_free_scenes: int = P(30, "generated bark-free scenes (30 x 10 min = 5 h: resolves 1 false alarm per hour)")
+    n_free_scenes: int = P(30, "generated bark-free scenes (30 x 10 min, 5 h: resolves 1 false alarm per hour)")
     snrs_db: list[float] = P([0, 5, 10, 15, 20], "bark-to-background level ratios, dB, cycled over the barks")
     bark_gap_s: list[float] = P([4.0, 10.0], "range of the pause between two barks in a scene, seconds")
     recordings: list[str] = P([], "user long recordings, each with a label file next to it (.txt/.tsv/.csv)")
@@ -215,9 +215,13 @@ class StreamParams(StepParams):
     overlay_labels: list[str] = P(['speech'], "classes of a real folder placed on top like barks (words), "
                                               "not in its background")
     thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98], "confidence thresholds swept")
-    detector_rules: list[str] = P(['average_window=1', 'average_window=2', 'average_window=3', 'average_window=4',
-                                   'average_window=6'],
-                                  "detector rules swept with every threshold: 'field=value,...' of DetectorConfig")
+    detector_rules: list[str] = P(['average_window:1', 'average_window:2', 'average_window:3', 'average_window:4',
+                                   'peak_window:2,average_window:2', 'peak_window:3,average_window:3',
+                                   'vote_k:2,vote_n:3', 'vote_k:2,vote_n:4,average_window:2',
+                                   'average_window:2,enable_hysteresis:1,off_threshold:0.3',
+                                   'peak_window:2,average_window:2,vote_k:2,vote_n:3'],
+                                  "detector rules swept with every threshold: 'field:value,...' of DetectorConfig "
+                                  "(averaging, peak hold, k-of-n votes, hysteresis)")
     min_bark_duration_ms: int = P(240, "detector: the averaged score must stay above threshold this long")
     suppression_ms: int = P(1500, "detector: no new detection this long after one")
     tolerance_s: float = P(0.5, "a bark counts as found if a detection starts within this many seconds")

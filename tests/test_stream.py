@@ -5,7 +5,7 @@ times, bark-free audio gives none at a strict threshold, the shipped operating p
 The run folder holds a hand-built int8 "loudness" model (P(bark) rises with a window's mean log-mel level),
 converted by TFLite (needs TensorFlow) and run by LiteRT like any other model, so detection times can be asserted
 exactly. The lesson nbs/24_stream.ipynb covers each stage on the tiny trained run; these tests do not repeat it."""
-import json, os
+import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -119,13 +119,14 @@ def test_operating_point_satisfies_its_rule(loud_run):
     "evaluate_run ships a point that satisfies the rule on the scenes it was chosen on, to JSON and header."
     fw = loud_run.root/'fw_copy'
     res = stream.evaluate_run(loud_run, _params(firmware_dir=str(fw), snrs_db=[0, 10, 20], thresholds=[0.3, 0.5, 0.7, 0.9],
-                                               average_windows=[1, 3], rule='fa_per_hour<=0'), plots=False)
+                                               detector_rules=['average_window=1', 'average_window=3'], rule='fa_per_hour<=0'),
+                            plots=False)
     assert res.rule_satisfied
     ch, t = res.chosen, res.table
     assert ch.n_false == 0 and ch.fa_per_hour == 0
     assert ch.miss_rate == t[t.fa_per_hour <= 0].miss_rate.min()    # fewest misses among the allowed settings
     det = loud_run.read_detector_config()                           # re-measure the shipped config: same numbers
-    assert (det.confidence_threshold, det.average_window) == (ch.threshold, ch.average_window)
+    assert (det.confidence_threshold, f'average_window={det.average_window}') == (ch.threshold, ch.rule)
     ms = [stream.scene_metrics(stream.events_from_scores(s, det, res.cfg, sc.duration), sc, 'dog_bark', 0.5) for sc, s in res.scored]
     assert sum(m['n_false'] for m in ms) == 0 and sum(m['n_barks'] - m['n_found'] for m in ms) == ch.n_missed
     for p in (loud_run.root/'firmware', fw):
@@ -136,7 +137,7 @@ def test_impossible_rule_is_reported(loud_run):
     "A rule no setting meets still ships the closest point, and says so."
     with pytest.warns(UserWarning, match='no swept setting'):
         res = stream.evaluate_run(loud_run, _params(scene_minutes=0.5, n_free_scenes=0, snrs_db=[-30], thresholds=[0.99],
-                                                    average_windows=[5], rule='miss_rate<=0'), plots=False)
+                                                    detector_rules=['average_window=5'], rule='miss_rate<=0'), plots=False)
     assert not res.rule_satisfied and not res.report.rule_satisfied
     with pytest.raises(stream.StreamError, match='rule'): stream.evaluate_run(loud_run, _params(rule='fewest misses please'))
 
@@ -182,8 +183,85 @@ def test_user_recording_with_labels(loud_run, tmp_path):
     save_wav(tmp_path/'yard.wav', sc.audio)
     (tmp_path/'yard.txt').write_text(''.join(f'{r.start_s:.3f}\t{r.end_s:.3f}\tdog_bark\n' for r in sc.barks('dog_bark').itertuples()))
     res = stream.evaluate_run(loud_run, _params(scene_minutes=0.5, n_bark_scenes=0, recordings=[str(tmp_path/'yard.wav')],
-                                                thresholds=[0.5], average_windows=[1], rule='fa_per_hour<=0'), plots=False)
+                                                thresholds=[0.5], detector_rules=['average_window=1'], rule='fa_per_hour<=0'), plots=False)
     row = res.table.iloc[0]
     assert row.n_barks == len(sc.barks('dog_bark')) and row.n_missed == 0 and row.n_false == 0
     (tmp_path/'bad.wav').write_bytes((tmp_path/'yard.wav').read_bytes()); (tmp_path/'bad.txt').write_text('start end\n')
     with pytest.raises(stream.StreamError, match='bad.txt'): stream.load_recording(tmp_path/'bad.wav')
+
+def _long_scene(seconds=75.0, seed=9):
+    "A recording longer than two log-mel segments (31.4 s each) with barks spread over it."
+    w, lab = _toy_clips()
+    return stream.build_scene(w, lab, 'dog_bark', minutes=seconds / 60, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=seed)
+
+def test_block_streamed_detection_equals_whole_file(loud, tmp_path):
+    """detect_file reads and scores a file block by block; its scores and events are exactly (bit for bit) those of
+    the whole recording scored at once, for any block size, and for a 44.1 kHz stereo file (one soxr stream)."""
+    sc = _long_scene(); p = save_wav(tmp_path/'long.wav', sc.audio)
+    x = stream.load_audio(p)
+    whole = stream.stream_scores(loud.model, x, loud.grid)
+    det = DetectorConfig(confidence_threshold=0.5, average_window=2)
+    ref = stream.events_from_scores(whole, det, loud.cfg, len(x) / 16000)[['start_s', 'end_s', 'confidence']]
+    assert len(ref) >= 8
+    d = stream.Detector(loud.model, loud.cfg, loud.classes, det)
+    for block_s in (0.37, 4.0, 31.4, 1000.0):
+        s, n = stream.score_file(loud.model, p, loud.grid, block_s=block_s, batch=16)
+        assert n == len(x) and np.array_equal(s, whole), block_s
+        pd.testing.assert_frame_equal(stream.detect_file(d, p, block_s=block_s), ref.reset_index(drop=True))
+    import soundfile as sf, soxr
+    y = soxr.resample(sc.audio, 16000, 44100).astype(np.float32)
+    sf.write(tmp_path/'st.flac', np.stack([y, 0.5 * y], 1), 44100, subtype='PCM_24')
+    x2 = stream.load_audio(tmp_path/'st.flac')
+    s2, _ = stream.score_file(loud.model, tmp_path/'st.flac', loud.grid, block_s=2.9)
+    assert np.array_equal(s2, stream.stream_scores(loud.model, x2, loud.grid))
+
+def test_detect_cli_writes_labels_and_csv(loud_run, tmp_path):
+    """barkbook detect --labels DIR --csv FILE: an Audacity label track per recording (start<TAB>end<TAB>label, no
+    header) and one CSV of every detection; a bad file gets an error line naming it and the others are still written."""
+    loud_run.write_detector_config(DetectorConfig(confidence_threshold=0.5, average_window=1))
+    sc = _long_scene(40.0, seed=11)
+    a = save_wav(tmp_path/'a.wav', sc.audio); (tmp_path/'bad.wav').write_text('not audio')
+    r = subprocess.run([str(Path(sys.executable).parent/'barkbook'), 'detect', '--run', str(loud_run.root), str(a),
+                        str(tmp_path/'bad.wav'), '--labels', str(tmp_path/'labels'), '--csv', str(tmp_path/'d.csv')],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and 'bad.wav' in r.stderr, r.stderr
+    lines = (tmp_path/'labels'/'a.txt').read_text().splitlines()
+    assert len(lines) >= 4 and all(len(l.split('\t')) == 3 and l.split('\t')[2] == 'dog_bark' for l in lines)
+    s0, e0, _ = lines[0].split('\t'); assert 0 <= float(s0) < float(e0)
+    csv = pd.read_csv(tmp_path/'d.csv')
+    assert list(csv.columns) == ['path', 'start_s', 'end_s', 'label', 'confidence'] and len(csv) == len(lines)
+    assert set(csv.path) == {str(a)} and not (tmp_path/'labels'/'bad.txt').exists()
+    back = stream.read_labels(tmp_path/'labels'/'a.txt')
+    assert np.allclose(back.start_s, csv.start_s, atol=1e-3)
+
+def test_confidence_intervals_and_kinds(loud):
+    "Wilson and Poisson intervals; bark kinds and the kind of sound each false alarm fired on reach the breakdown."
+    lo, hi = stream.miss_rate_ci(30, 300); assert abs(lo - 0.0709) < 2e-4 and abs(hi - 0.1392) < 2e-4
+    assert stream.fa_rate_ci(0, 5.0)[0] == 0 and abs(stream.fa_rate_ci(0, 5.0)[1] - 0.7378) < 1e-3
+    w, lab = _toy_clips()
+    kinds = np.array(['yap', 'woof'] * 4 + ['fan'] * 8)
+    sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3, kinds=kinds)
+    det = DetectorConfig(confidence_threshold=0.5, average_window=1)
+    bd = stream.breakdown([(sc, stream.stream_scores(loud.model, sc.audio, loud.grid))], det, loud.cfg, 'dog_bark', 0.5)
+    assert set(bd.by_kind.kind) <= {'yap', 'woof'} and bd.by_kind.n_barks.sum() == len(sc.barks('dog_bark'))
+    assert {'miss_ci_low', 'miss_ci_high'} <= set(bd.by_snr.columns)
+    assert set(sc.clips.kind) == {'fan'} and stream._sound_at(sc, 1.0, 'dog_bark')[1] == 'fan'
+
+def _realdev()->Path|None:
+    "The real development clips: $BARKBOOK_REALDEV, else ../shared/realdev next to the repository."
+    p = Path(os.environ.get('BARKBOOK_REALDEV', Path(__file__).resolve().parents[2]/'shared'/'realdev'))
+    return p if (p/'dog_bark').is_dir() else None
+
+@pytest.mark.skipif(_realdev() is None, reason='no real clips: set BARKBOOK_REALDEV or put realdev in ../shared')
+def test_realdev_scenes_are_their_own_curve(loud_run):
+    "A folder of real clips becomes scenes of their own (its barks and words over its backgrounds), reported apart."
+    res = stream.evaluate_run(loud_run, _params(real_folders=[str(_realdev())], real_bark_scenes=1, real_free_scenes=1,
+                                                scene_minutes=0.5, thresholds=[0.5, 0.9],
+                                                detector_rules=['average_window=1'], rule='fa_per_hour<=100'), plots=False)
+    name = 'real:' + _realdev().name
+    assert set(res.tables) == {'synthetic', name} and set(res.summaries) == {'synthetic', name}
+    real = [sc for sc in res.scenes if sc.dataset == name]
+    assert len(real) == 2 and len(real[0].barks('dog_bark')) > 0
+    assert (real[0].events.label == 'speech').any()                      # words placed over the background
+    assert res.summaries[name]['n_barks'] == len(real[0].barks('dog_bark'))
+    assert name in res.report.operating_point['datasets']

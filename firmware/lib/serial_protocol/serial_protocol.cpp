@@ -137,6 +137,7 @@ void SerialMonitor::send_config() {
 }
 
 void SerialMonitor::print_stats(uint32_t dropped_samples) {
+  dropped_ = dropped_samples;
   const BarkDetectorStats s = det_->get_stats();
   line("STATS inferences=%u detections=%u latency_avg_ms=%.1f latency_max_ms=%.1f frame_us=%.0f wide=%u errors=%u "
        "dropped=%u captures=%u captures_dropped=%u",
@@ -191,7 +192,7 @@ void SerialMonitor::command(char* text) {
     return;
   }
   if (!strcmp(cmd, "get")) { line("OK get"); send_config(); return; }
-  if (!strcmp(cmd, "stats")) { line("OK stats"); print_stats(0); return; }
+  if (!strcmp(cmd, "stats")) { line("OK stats"); print_stats(dropped_); return; }
   BarkDetectorConfig c = det_->config();
   CaptureMode mode = capture_;
   float cap_thr = capture_threshold_;

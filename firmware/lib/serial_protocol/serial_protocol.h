@@ -51,6 +51,7 @@ class SerialMonitor {
   uint32_t process(const int16_t* samples, size_t n);
   // Send every remaining capture chunk now (e.g. when the audio ends on the host).
   void flush_captures();
+  // A STATS line; `dropped_samples`: the app's audio ring drops (the `stats` command repeats the last count given).
   void print_stats(uint32_t dropped_samples);
   uint32_t captures_sent() const { return captures_sent_; }
   uint32_t captures_dropped() const { return captures_dropped_; }
@@ -90,6 +91,7 @@ class SerialMonitor {
   uint32_t next_step_ = 0;
   size_t chunk_credit_ = 0;       // CAPD lines that may go out now (chunks_per_step_ per inference step)
   uint32_t events_ = 0;           // EVENT lines sent (process() returns the increase)
+  uint32_t dropped_ = 0;          // the last ring-drop count print_stats() was given
   // capture: pending (waiting for the window's last samples) -> sending (CAPD chunks) -> idle
   enum class CapState : uint8_t { kIdle, kPending, kSending } cap_state_ = CapState::kIdle;
   int16_t cap_buf_[proto::kCaptureSamples] = {};

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, hashlib, json, math, os, re, shutil, subprocess, tempfile, threading
 from pathlib import Path
 import numpy as np
-from .core import BarkbookError, atomic_write_text, default_firmware_dir
+from .core import BarkbookError, atomic_write_text, default_firmware_dir, write_file_set
 from .features import (FeatureConfig, fft_window, mel_filterbank, ref_power, DYNAMIC_RANGE_FAST_DB)
 from .detector import DetectorConfig, MAX_AVERAGE_WINDOW
 
@@ -239,9 +239,9 @@ def firmware_files(cfg:FeatureConfig, det_cfg:DetectorConfig, classes, model:byt
 
 # %% ../nbs/22_firmware.ipynb #757e2810
 def write_firmware(files:dict, firmware_dir=None)->list:
-    "Write `firmware_files(...)` output under `firmware_dir` (default: the repository's), each file atomically."
+    "Write `firmware_files(...)` output under `firmware_dir` (default: the repository's), as one set (`core.write_file_set`: all old or all new, one writer at a time)."
     fw = Path(firmware_dir) if firmware_dir is not None else default_firmware_dir()
-    return [atomic_write_text(fw/rel, text) for rel, text in files.items()]
+    return write_file_set({fw/rel: text for rel, text in files.items()})
 
 def read_firmware(firmware_dir=None)->dict:
     "The inputs a generated firmware tree was made from: cfg, det_cfg, classes, model bytes (or None), arena_bytes, run, arena_note."
@@ -792,7 +792,8 @@ def xtensa_sizes(build_dir, firmware_dir=None)->'pd.DataFrame':
     # buffers), so its bss is the app's RAM outside TFLM.
     tu = build_dir/'app_statics_tu.cpp'
     tu.write_text('#include "audio_input.h"\n#include "bark_detector.h"\n'
-                  'SampleRing<8192> g_ring;\nBarkDetector g_detector;\n'
+                  '#include "../serial_protocol/serial_protocol.h"\n'   # via lib/bark_detector on the path
+                  'SampleRing<8192> g_ring;\nBarkDetector g_detector;\nSerialMonitor g_monitor;\n'
                   'int32_t g_raw[320];\nint16_t g_capture[320];\nint16_t g_work[1024];\nint16_t g_calib[4000];\n'
                   'void convert(const int32_t* r, int16_t* o, size_t n, int g) { i2s_to_int16(r, o, n, g); }\n'
                   'double level(const int16_t* x, size_t n) { return rms_dbfs(x, n) + peak_dbfs(x, n); }\n'
@@ -830,7 +831,7 @@ def budget_table(report=None,       # the run's conversion report (dict or Conve
     rows += [('front-end code + constant tables', 'flash', int(fe_.text), 'xtensa-lx106 -Os'),
              ('front-end FFT workspace (static)', 'RAM', int(fe_.bss), 'float/double union, not the stack'),
              ('detector + post-processing code', 'flash', int(det.text), 'xtensa-lx106 -Os'),
-             ('app statics: BarkDetector, 8192-sample ring, I/O buffers', 'RAM', int(app.bss), 'everything main.cpp keeps; no heap'),
+             ('app statics: BarkDetector, 8192-sample ring, I/O buffers, serial monitor', 'RAM', int(app.bss), 'everything main.cpp keeps; no heap (the monitor: 64 KB of audio history and capture window)'),
              ('TFLM + ESP-NN + ESP-IDF', 'flash/RAM', None, 'see xtensa_tflm_sizes; ESP-IDF: `pio run` prints the totals')]
     fmt = lambda v: '—' if v is None else (f"{v:g}" if isinstance(v, float) else f"{int(v):,}")
     lines = ['| item | where | bytes | source |', '|---|---|---:|---|']

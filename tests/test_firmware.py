@@ -414,7 +414,9 @@ def test_xtensa_build(build_dir, tmp_path):
     app = by.loc["app_statics_tu"]
     report(f"xtensa-lx106 -Os: libraries text {libs.text} B (code + constant tables), data {libs.data} B, "
            f"bss {libs.bss} B (FFT workspace); app statics (detector, ring, buffers) bss {app.bss} B")
-    assert 0 < libs.text < 48 * 1024 and libs.bss < 8 * 1024 and app.bss < 48 * 1024
+    # app RAM: 36 KB of ring, detector and buffers + the serial monitor's 64 KB of audio history and capture window
+    # (of the ESP32's 320 KB of DRAM; the tensor arena and ESP-IDF come on top)
+    assert 0 < libs.text < 48 * 1024 and libs.bss < 8 * 1024 and app.bss < 112 * 1024
     table = fwm.budget_table(dict(run="t", sha1="ab", bytes=30000, arena=dict(bytes=40000, measured_bytes=32000)), sizes)
     assert "| model (g_model, int8 TFLite) | flash | 30,000 |" in table and f"{int(by.loc['audio_processor'].text):,}" in table
 

@@ -21,7 +21,8 @@ __all__ = ['ExploreError', 'as_run', 'load_splits', 'clip_wave', 'clip_meta', 'f
            'plot_clip_view', 'class_balance', 'clip_levels', 'plot_balance_levels', 'run_chain', 'augment_views',
            'spec_augment_view', 'plot_augmentations', 'pooled_features', 'label_checks', 'map_xy', 'dataset_map',
            'outliers', 'misplaced', 'plot_map', 'test_scores', 'confusion', 'cell_clips', 'plot_confusion_matrix',
-           'plot_cell', 'ClipExplorer', 'AugmentationExplorer', 'DatasetMap', 'MistakesBrowser']
+           'plot_cell', 'ClipExplorer', 'AugmentationExplorer', 'DatasetMap', 'MistakesBrowser', 'stream_scenes',
+           'stream_settings', 'StreamCheck', 'plot_stream_window', 'StreamExplorer']
 
 # %% ../nbs/26_explore.ipynb #39b3b6a9
 class ExploreError(BarkbookError):
@@ -536,3 +537,251 @@ def update(self:MistakesBrowser):
     self.clip_dd.options = opts          # resets the value (to the first option, or None)
     self.clip_dd.value = opts[0][1] if opts else None
     self._show_clip()
+
+# %% ../nbs/26_explore.ipynb #028e683a
+from dataclasses import dataclass, replace    # this section's imports: the lesson's top cell is the lead's
+from .detector import DetectorConfig, postprocess
+from .params import StreamParams
+from .stream import (Scene, load_detector, load_recording, read_labels, scenes_from_split, stream_logmel,
+                             stream_scores, events_from_scores, match_events)
+
+# %% ../nbs/26_explore.ipynb #42a6f75a
+def _n_barks(path:Path, bark_label:str)->int:
+    "Barks in the label file of a saved scene."
+    return int((read_labels(path.with_suffix('.txt')).label == bark_label).sum())
+
+def stream_scenes(run, bark_label:str='dog_bark')->pd.DataFrame:
+    "The scenes 04_stream saved for `run` (`save_scenes`: WAV + labels under stream/scenes/): name, path, n_barks."
+    d = as_run(run).stream_path('scenes')
+    paths = sorted(d.glob('*.wav')) if d.is_dir() else []
+    rows = [dict(name=p.stem, path=p, n_barks=_n_barks(p, bark_label)) for p in paths]
+    df = pd.DataFrame(rows, columns=['name', 'path', 'n_barks'])
+    return df.sort_values(['n_barks', 'name'], ascending=[False, True], ignore_index=True)
+
+# %% ../nbs/26_explore.ipynb #303e25c9
+def stream_settings(run)->tuple:
+    "(bark_label, tolerance_s) of the run's last 04_stream run (StreamParams defaults if it has none)."
+    d = StreamParams()
+    try: prm = as_run(run).read_record().steps.get('04_stream', {}).get('parameters', {})
+    except RunError: prm = {}
+    return str(prm.get('bark_label', d.bark_label)), float(prm.get('tolerance_s', d.tolerance_s))
+
+# %% ../nbs/26_explore.ipynb #1416945c
+@dataclass
+class StreamCheck:
+    "One scene scored and post-processed at one detector setting: detections, barks found, detections matched."
+    scene:Scene               # the scene, with its audio
+    scores:np.ndarray         # its model scores (n_steps, n_classes)
+    det_cfg:DetectorConfig    # the detector setting
+    cfg:FeatureConfig         # the run's front-end
+    bark_label:str            # the bark class
+    tolerance_s:float         # how far a detection may lie from a bark and still find it
+    def __post_init__(self):
+        self.pp = postprocess(self.scores, self.det_cfg)      # per step: the post-processed bark score
+        self.events = events_from_scores(self.scores, self.det_cfg, self.cfg, self.scene.duration)
+        b = self.scene.barks(self.bark_label)
+        found, _, self.matched = match_events(self.events, b, self.tolerance_s)
+        self.barks = b.assign(found=found)
+
+# %% ../nbs/26_explore.ipynb #22645312
+def _what(ev:pd.DataFrame)->str:
+    "The labelled sounds of `ev` (kinds where known), each once."
+    col = ev['kind'] if 'kind' in ev else ev['label']
+    return ', '.join(dict.fromkeys(col.astype(str))) or 'background'
+
+@patch(as_prop=True)
+def mistakes(self:StreamCheck)->pd.DataFrame:
+    "Every miss and false alarm in time order: kind, start_s, end_s, what."
+    rows = []
+    for _, r in self.barks[~self.barks.found].iterrows():
+        snr = f"SNR {r['snr_target_db']:g} dB · " if pd.notna(r.get('snr_target_db')) else ''
+        rows.append(dict(kind='miss', start_s=r.start_s, end_s=r.end_s, what=snr + str(r.get('kind', r.label))))
+    ev = self.scene.events[self.scene.events.label != self.bark_label]
+    for r in self.events[~self.matched].itertuples():
+        near = ev[(ev.start_s < r.end_s) & (ev.end_s > r.start_s)]
+        rows.append(dict(kind='false alarm', start_s=r.start_s, end_s=r.end_s,
+                         what=f"score {r.confidence:.2f} over {_what(near)}"))
+    df = pd.DataFrame(rows, columns=['kind', 'start_s', 'end_s', 'what'])
+    return df.sort_values('start_s', kind='stable', ignore_index=True)
+
+# %% ../nbs/26_explore.ipynb #b2b95933
+def _score_panel(ax, chk:StreamCheck, t0:float, t1:float):
+    "Raw and post-processed bark score, threshold(s), true barks (found/missed) and detections (hit/false) on `ax`."
+    d = chk.det_cfg; g = d.grid(chk.cfg); c = g.centre_s(np.arange(len(chk.scores)))
+    k = (d.average_window if d.enable_temporal_filter else 1) + d.peak_window - 1
+    sel = (c >= t0 - 2) & (c <= t1 + 2)
+    ax.plot(c[sel], chk.scores[sel, d.bark_class], color='0.55', lw=0.8, label='raw score')
+    ax.plot(c[sel] - (k - 1) / 2 * g.hop_samples / chk.cfg.sample_rate, chk.pp.bark_score.to_numpy()[sel],
+            color='tab:orange', lw=1.6, label='post-processed')
+    ax.axhline(d.confidence_threshold, color='k', ls='--', lw=1, label='threshold')
+    if d.enable_hysteresis: ax.axhline(d.off_threshold, color='k', ls=':', lw=1, label='off threshold')
+    for r in chk.barks.itertuples():
+        ax.axvspan(r.start_s, r.end_s, color='tab:green' if r.found else 'tab:red', alpha=0.3, lw=0)
+    for r, hit in zip(chk.events.itertuples(), chk.matched):
+        ax.axvline(r.decision_s, color='tab:blue' if hit else 'tab:red', lw=1.5)
+    for lab, col in (('found bark', 'tab:green'), ('missed bark', 'tab:red')):
+        ax.fill_between([], [], color=col, alpha=0.3, label=lab)
+    for lab, col in (('detection', 'tab:blue'), ('false alarm', 'tab:red')): ax.plot([], [], color=col, label=lab)
+    ax.legend(fontsize=7, ncols=8, loc='lower left', bbox_to_anchor=(0, 1.0), frameon=False)
+    ax.set(xlim=(t0, t1), ylim=(-0.02, 1.02), xlabel='time (s)', ylabel='P(bark)')
+
+# %% ../nbs/26_explore.ipynb #b6307a29
+def plot_stream_window(chk:StreamCheck,                 # a scene checked at one detector setting
+                       t0:float, t1:float,              # the stretch to show, seconds
+                       current:pd.Series|None=None,     # a row of `chk.mistakes` to outline
+                      )->Figure:
+    "Log-mel of a stretch of the scene over its bark score trace, barks, detections; `current` outlined."
+    sc = chk.scene; t1 = min(t1, sc.duration)
+    fig = ExploreFigure(figsize=(13, 5), layout='constrained')
+    a0, a1 = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
+    db = stream_logmel(sc.audio[int(t0 * sc.sr):int(t1 * sc.sr)], chk.cfg)
+    plot_logmel(db, chk.cfg, a0, t0=t0, colorbar=False, vmin=max(chk.cfg.clamp_min, float(np.percentile(db, 2))),
+                vmax=max(float(db.max()), chk.cfg.clamp_min + 1),
+                title=f"{sc.name}: {t0:.1f}–{t1:.1f} s of {sc.duration:.0f} s")
+    a0.set_xlabel('')
+    for r in chk.barks.itertuples(): a0.axvspan(r.start_s, r.end_s, color='white', alpha=0.3, lw=0)
+    for r in chk.events.itertuples(): a0.axvspan(r.start_s, r.end_s, ymin=0.9, ymax=1.0, color='cyan', alpha=0.9)
+    _score_panel(a1, chk, t0, t1)
+    if current is not None:
+        for ax in (a0, a1): ax.axvspan(current.start_s, current.end_s, fill=False, ec='yellow', lw=2.5)
+    return fig
+
+# %% ../nbs/26_explore.ipynb #942ac050
+class StreamExplorer(_Explorer):
+    "A run's stream scenes: log-mel, bark score, threshold, detections; jump to each miss and false alarm, hear it."
+    def __init__(self, run, scenes=None, window_s:float=10.0):
+        import ipywidgets as W
+        self.run, self.window_s, self._hold = as_run(run), float(window_s), False
+        self.det = load_detector(self.run); self.bark_label, self.tolerance_s = stream_settings(self.run)
+        self.sources, self.note = self._sources(scenes)
+        self._scores, self._scene, self._check = {}, None, None
+        self.scene_dd = W.Dropdown(options=[(k, k) for k in self.sources], description='scene')
+        self.threshold = W.FloatSlider(value=self.det.det_cfg.confidence_threshold, min=0.01, max=0.99, step=0.01,
+                                       description='threshold', continuous_update=False)
+        self.mistake_dd = W.Dropdown(options=[], description='mistake', layout=W.Layout(width='560px'))
+        self.prev_btn = W.Button(description='prev mistake', icon='backward')
+        self.next_btn = W.Button(description='next mistake', icon='forward')
+        self.pos = W.FloatSlider(min=0, max=0, step=0.01, description='from (s)', continuous_update=False,
+                                 layout=W.Layout(width='700px'))
+        self.info, self.image = W.HTML(), W.Image(format='png')
+        self.audio = W.Audio(format='wav', autoplay=False, loop=False)
+        self._wire()
+        self.widget = W.VBox([W.HBox([self.scene_dd, self.threshold]),
+                              W.HBox([self.prev_btn, self.next_btn, self.mistake_dd]),
+                              self.pos, self.info, self.image, self.audio])
+
+# %% ../nbs/26_explore.ipynb #d8443ebc
+@patch
+def _sources(self:StreamExplorer, scenes)->tuple:
+    "{name: Path or Scene} of the scenes to explore, and a note on where they come from."
+    if scenes is None:
+        ss = stream_scenes(self.run, self.bark_label)
+        if len(ss): return ({f"{r.name} · {r.n_barks} barks": r.path for r in ss.itertuples()},
+                            f"saved scenes of {self.run.root}")
+        p = replace(StreamParams(), bark_label=self.bark_label, scene_minutes=1.0, n_bark_scenes=1, n_free_scenes=1)
+        scenes = scenes_from_split(self.run.open_split('test'), p)
+        note = f"{self.run.root} has no saved scenes: two 1-min scenes built from its test split"
+    else: note = 'scenes given'
+    out = {}
+    for s in scenes:
+        s = Path(s) if isinstance(s, (str, Path)) else s
+        saved = isinstance(s, Path)
+        n, name = (_n_barks(s, self.bark_label), s.stem) if saved else (len(s.barks(self.bark_label)), s.name)
+        out[f"{name} · {n} barks"] = s
+    return out, note
+
+# %% ../nbs/26_explore.ipynb #65e7647b
+@patch
+def _wire(self:StreamExplorer):
+    "Connect the widgets: scene → load and go to its first mistake; threshold → re-detect; mistake, from → redraw."
+    self.scene_dd.observe(lambda _: self.update(), 'value')
+    self.threshold.observe(lambda _: self._redetect(), 'value')
+    self.mistake_dd.observe(lambda ch: None if self._hold or ch['new'] is None else self.go(ch['new']), 'value')
+    self.pos.observe(lambda _: None if self._hold else self._draw(), 'value')
+    self.prev_btn.on_click(lambda _: self.step(-1)); self.next_btn.on_click(lambda _: self.step(+1))
+
+# %% ../nbs/26_explore.ipynb #ce024421
+@patch(as_prop=True)
+def scene(self:StreamExplorer)->Scene:
+    "The picked scene with its audio (a saved scene is read when picked)."
+    src = self.sources[self.scene_dd.value]
+    if self._scene is None or self._scene[0] != self.scene_dd.value:
+        self._scene = (self.scene_dd.value, load_recording(src) if isinstance(src, Path) else src)
+    return self._scene[1]
+
+@patch(as_prop=True)
+def det_cfg(self:StreamExplorer)->DetectorConfig:
+    "The run's detector with the slider's threshold (with hysteresis, an off threshold above it is lowered to it)."
+    d, th = self.det.det_cfg, float(self.threshold.value)
+    return replace(d, confidence_threshold=th, off_threshold=min(d.off_threshold, th) if d.enable_hysteresis else d.off_threshold)
+
+# %% ../nbs/26_explore.ipynb #2ee2447a
+@patch(as_prop=True)
+def check(self:StreamExplorer)->StreamCheck:
+    "The picked scene checked with the current detector (scores cached per scene; re-checked when anything changed)."
+    name, sc = self.scene_dd.value, self.scene
+    if name not in self._scores: self._scores[name] = stream_scores(self.det.model, sc.audio, self.det.grid)
+    if self._check is None or self._check.scene is not sc or self._check.det_cfg != self.det_cfg:
+        self._check = StreamCheck(sc, self._scores[name], self.det_cfg, self.det.cfg, self.bark_label, self.tolerance_s)
+    return self._check
+
+# %% ../nbs/26_explore.ipynb #c886f400
+@patch
+def _redetect(self:StreamExplorer, draw:bool=True):
+    "Re-run the detector: list the mistakes, count them, redraw the same window."
+    chk = self.check; m = self.mistakes = chk.mistakes
+    self._hold = True
+    self.pos.max = max(0.0, chk.scene.duration - self.window_s)
+    self.mistake_dd.options = [(f"{i + 1}/{len(m)} {r.kind} at {r.start_s:.1f} s · {r.what}", i)
+                               for i, r in enumerate(m.itertuples())]
+    self.mistake_dd.value = None; self._hold = False
+    nb, nf = len(chk.barks), int(chk.barks.found.sum())
+    self.info.value = (f"<b>{chk.scene.name}</b> ({chk.scene.duration:.0f} s; {self.note}): {nb} barks, "
+                       f"<b>{nb - nf} missed</b>, <b>{int((~chk.matched).sum())} false alarms</b> · detector: "
+                       f"threshold {chk.det_cfg.confidence_threshold:g}, " + _rule_text(chk.det_cfg))
+    if draw: self._draw()
+
+def _rule_text(d:DetectorConfig)->str:
+    "The detector's rule fields that differ from the plain average."
+    keys = ('average_window', 'peak_window', 'vote_k', 'vote_n', 'enable_hysteresis', 'off_threshold')
+    plain = DetectorConfig()
+    return ', '.join(f"{k} {getattr(d, k)}" for k in keys if k == 'average_window' or getattr(d, k) != getattr(plain, k))
+
+@patch
+def update(self:StreamExplorer):
+    "After a change of scene: re-detect and go to its first mistake (or the scene's start)."
+    self._redetect(draw=False)
+    if len(self.mistakes): self.go(0)
+    else: self._hold = True; self.pos.value = 0.0; self._hold = False; self._draw()
+
+# %% ../nbs/26_explore.ipynb #32d9476f
+@patch
+def go(self:StreamExplorer, i:int):
+    "Show mistake `i`: the window centred on it, selected in the list."
+    r = self.mistakes.iloc[i]
+    self._hold = True
+    self.mistake_dd.value = int(i)
+    self.pos.value = round(float(np.clip((r.start_s + r.end_s - self.window_s) / 2, 0, self.pos.max)), 2)
+    self._hold = False; self._draw()
+
+@patch
+def step(self:StreamExplorer, d:int):
+    "Go to the next (`d=1`) or previous (`d=-1`) mistake, round the list."
+    if not len(self.mistakes): return
+    i = self.mistake_dd.value
+    self.go((d - 1) // 2 % len(self.mistakes) if i is None else (i + d) % len(self.mistakes))
+
+# %% ../nbs/26_explore.ipynb #508a162d
+@patch
+def figure(self:StreamExplorer)->Figure:
+    "The window shown: log-mel and bark score from `pos`, the selected mistake outlined."
+    i = self.mistake_dd.value
+    return plot_stream_window(self.check, self.pos.value, self.pos.value + self.window_s,
+                              None if i is None else self.mistakes.iloc[i])
+
+@patch
+def _draw(self:StreamExplorer):
+    "Redraw the window and load its audio into the player."
+    self._set_png(self.figure()); sc = self.scene
+    a = int(self.pos.value * sc.sr)
+    self.audio.value = wav_bytes(sc.audio[a:a + int(self.window_s * sc.sr)])

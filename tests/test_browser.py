@@ -68,3 +68,58 @@ def test_explore_notebook_in_jupyterlab(lab):
             browser.close()
     assert (ARTIFACTS / "explore.png").stat().st_size > 10_000
     print(f"browser test: {time.time() - t0:.1f} s")
+
+
+def _stream_notebook(dest: Path):
+    "05_explore's parameters and run cells followed by its Stream section: the stream explorer alone."
+    import nbformat
+    nb = nbformat.read(str(ROOT / "nbs" / "05_explore.ipynb"), 4)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## Stream"))
+    code = [c for c in nb.cells[:start] if c.cell_type == "code"]
+    nb.cells = code[:2] + nb.cells[start:]
+    nbformat.write(nb, str(dest))
+
+
+@pytest.mark.slow   # ~80 s on the loaded 2-core machine (JupyterLab start, a 10-min scene scored): make test-all
+def test_stream_explorer_in_jupyterlab(tmp_path, jupyter_lab):
+    "05_explore's stream explorer in JupyterLab: click 'next mistake', the window shown changes. Saves tests/artifacts/stream_explorer.png."
+    ARTIFACTS.mkdir(exist_ok=True)
+    nbs = tmp_path / "nbs"; nbs.mkdir(); (tmp_path / "runs").mkdir()
+    _stream_notebook(nbs / "05_stream.ipynb")
+    if (ROOT / "runs" / "default" / "stream").is_dir():   # else 05 falls back to the cached tiny run
+        (tmp_path / "runs" / "default").symlink_to(ROOT / "runs" / "default")
+    lab = jupyter_lab(nbs)
+    t0 = time.time()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(f"{lab['url']}/lab/tree/05_stream.ipynb?token={lab['token']}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
+            page.locator(".jp-Notebook").first.click()
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            out = page.locator(".jp-OutputArea-output").filter(has=page.locator("button", has_text="next mistake")).first
+            out.wait_for(timeout=150_000)
+            img, nxt = out.locator("img").first, out.locator("button", has_text="next mistake").first
+            img.wait_for(timeout=60_000)
+            select = out.locator(".widget-dropdown select").nth(1)                 # the mistake list
+            page.wait_for_function("el => el.value !== ''", arg=select.element_handle(), timeout=60_000)
+            out.scroll_into_view_if_needed()
+            before, chosen = img.get_attribute("src"), select.input_value()
+            nxt.click()
+            page.wait_for_function("([el, old]) => el.getAttribute('src') !== old", arg=[img.element_handle(), before],
+                                   timeout=60_000)
+            assert img.get_attribute("src") != before and select.input_value() != chosen
+            out.screenshot(path=str(ARTIFACTS / "stream_explorer.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "stream_explorer_failed.png"))
+            raise
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "stream_explorer.png").stat().st_size > 10_000
+    print(f"stream browser test: {time.time() - t0:.1f} s")

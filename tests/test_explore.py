@@ -46,7 +46,7 @@ def test_explores_the_named_run(tmp_path, tiny):
     assert not [o for o in outs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outs)
     assert "no trained model" not in text and str(tiny) in text
-    assert sum("VBox" in str(o.get("data", {}).get("text/plain", "")) for o in outs) == 4     # the four explorers
+    assert sum("VBox" in str(o.get("data", {}).get("text/plain", "")) for o in outs) == 5     # four explorers + stream
     assert any("image/png" in o.get("data", {}) for o in outs)                               # the balance figure
 
 
@@ -55,3 +55,32 @@ def test_a_run_without_model_falls_back(tmp_path, tiny):
     nb = execute(tmp_path, tmp_path / "not_trained")
     text = "".join(o.get("text", "") for o in outputs(nb))
     assert "has no trained model yet (run `make pipeline`)" in text
+
+
+DEFAULT = ROOT / "runs" / "default"
+
+
+def _tree(d: Path) -> dict:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_stream_explorer_on_the_default_run():
+    "StreamExplorer on runs/default's saved scenes: its mistakes are the report's, next mistake moves, nothing written."
+    from barkbook.run import Run
+    from barkbook.explore import StreamExplorer, stream_scenes
+    run = Run(DEFAULT)
+    if not (run.tflite_path("int8").exists() and len(stream_scenes(run))):
+        pytest.skip("runs/default has no int8 model or no saved stream scenes (make pipeline)")
+    before = [_tree(d) for d in (run.stream_dir, run.tflite_dir)]     # what it reads (model/ may be training)
+    se = StreamExplorer(run)
+    se.update()
+    chk = se.check
+    assert chk.det_cfg == run.read_detector_config()                   # the shipped detector, as 04_stream chose it
+    assert len(chk.barks) == stream_scenes(run).n_barks[0] > 0           # the scene with the most barks first
+    assert len(se.mistakes) == (~chk.barks.found).sum() + (~chk.matched).sum() > 0
+    png, pos = se.png, se.pos.value
+    se.next_btn.click()
+    assert se.mistake_dd.value == 1 and se.png != png
+    assert se.pos.value <= se.mistakes.start_s[1] <= se.pos.value + se.window_s
+    assert se.audio.value[:4] == b"RIFF"
+    assert [_tree(d) for d in (run.stream_dir, run.tflite_dir)] == before        # read-only

@@ -67,7 +67,8 @@ def main(argv=None):
     sweep_s = time.perf_counter() - t0
     settings = stream.detector_settings(det, p.thresholds, p.detector_rules)[::10]
     t0 = time.perf_counter()
-    for _, dc in settings: stream.events_from_scores(scores, dc, cfg, sc.duration)
+    for _, dc in settings:      # the same metrics with the post-processing run over every step
+        stream.scene_metrics(stream.events_from_scores(scores, dc, cfg, sc.duration), sc, classes[det.bark_class], p.tolerance_s)
     full_s = (time.perf_counter() - t0) * len(table) / len(settings)
 
     t0 = time.perf_counter()

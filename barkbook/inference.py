@@ -51,7 +51,10 @@ class Prediction:
 class _FloatModel:
     "The float Keras model behind the same `predict(x) -> probabilities` interface as `Int8Model`."
     def __init__(self, path:Path, input_kind:str):
-        from barkbook.models import load_model   # imports keras / TensorFlow: only for kind='float'
+        try: from barkbook.models import load_model   # imports keras / TensorFlow: only for kind='float'
+        except ModuleNotFoundError as e:   # the runtime install has no TensorFlow
+            raise InferenceError(f"{path}: the float model needs the training stack ({e.name} is not installed); "
+                                 "pip install 'barkbook[train]', or use the int8 model") from None
         self.path, self.input_kind = path, input_kind
         self.model = load_model(path)
         self.input_shape = tuple(self.model.input_shape)

@@ -33,7 +33,7 @@ def clip_rng(seed:int, label:str, group:int, index:int=-1)->np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(label.encode()), int(group),
                                   int(index) + 1])
 
-# %% ../nbs/16_synth.ipynb #3dcc2637
+# %% ../nbs/16_synth.ipynb #369ca589
 def _distance(rng, y):
     "Put `y` near, mid or far from the microphone: (samples, where)."
     where = str(rng.choice(['near', 'mid', 'far'], p=[0.4, 0.35, 0.25]))
@@ -59,10 +59,9 @@ def dog_identity(rng:np.random.Generator)->dict:
     "Random physical parameters of one dog (size 0 toy .. 1 large) and of two companion dogs."
     return dict(_dog(rng), companions=[_dog(rng), _dog(rng)])
 
-# %% ../nbs/16_synth.ipynb #7368e72c
-BARK_STYLES = dict(   # style -> (pitch factor, duration range s, formant factor)
-    bark=(1.0, (0.08, 0.30), 1.0), harsh=(1.0, (0.10, 0.30), 1.0), woof=(0.7, (0.10, 0.20), 0.8),
-    yip=(1.5, (0.04, 0.10), 1.15))
+# %% ../nbs/16_synth.ipynb #010ea970
+BARK_STYLES = dict(bark=(1.0, (0.08, 0.30), 1.0), harsh=(1.0, (0.10, 0.30), 1.0), woof=(0.7, (0.10, 0.20), 0.8),
+                   yip=(1.5, (0.04, 0.10), 1.15))   # style -> (pitch factor, duration range s, formant factor)
 
 def _logistic(rng, k, r):
     "`k` steps of the logistic map v -> r v (1 - v) (chaotic for r > 3.57)."
@@ -99,7 +98,7 @@ def bark(rng:np.random.Generator, dog:dict, style:str='bark')->np.ndarray:
     y = y * env * np.clip((1 - u) * 12, 0, 1)   # end cleanly
     return (y / (np.max(np.abs(y)) + 1e-12)).astype(np.float32)
 
-# %% ../nbs/16_synth.ipynb #b0fe771d
+# %% ../nbs/16_synth.ipynb #4d2f224c
 def _bark_kind(rng, dog):
     w = dict(bark=0.3, harsh=0.1 + 0.3 * dog.get('harshness', 0.3), woof=0.3 * dog['size'],
              yip=0.3 * (1 - dog['size']), sequence=0.15, multi=0.12)
@@ -252,13 +251,10 @@ COMMANDS = dict(   # the same ten commands (yes no stop go up down left right on
     es='sí no para vamos arriba abajo izquierda derecha enciende apaga',
     it='sì no ferma vai su giù sinistra destra accendi spegni',
     pt='sim não pare vai cima baixo esquerda direita liga desliga',
-    nl='ja nee stop ga omhoog omlaag links rechts aan uit',
-    pl='tak nie stop idź góra dół lewo prawo włącz wyłącz',
-    ru='да нет стоп иди вверх вниз налево направо включи выключи',
-    sv='ja nej stopp gå upp ner vänster höger på av',
+    nl='ja nee stop ga omhoog omlaag links rechts aan uit', pl='tak nie stop idź góra dół lewo prawo włącz wyłącz',
+    ru='да нет стоп иди вверх вниз налево направо включи выключи', sv='ja nej stopp gå upp ner vänster höger på av',
     lt='taip ne stok eik aukštyn žemyn kairėn dešinėn įjunk išjunk',
-    cs='ano ne stop jdi nahoru dolů vlevo vpravo zapni vypni',
-    tr='evet hayır dur git yukarı aşağı sol sağ aç kapat',
+    cs='ano ne stop jdi nahoru dolů vlevo vpravo zapni vypni', tr='evet hayır dur git yukarı aşağı sol sağ aç kapat',
     fi='kyllä ei seis mene ylös alas vasen oikea päälle pois')
 _WORDS = ('the a one two three four five six seven eight nine ten dog cat house car tree water light good bad '
           'come go look here there now then yes no please thank you hello hey stop wait open close door window '
@@ -272,7 +268,7 @@ _ONSETS = ('b c d f g h j k l m n p r s t v w z br tr st sh ch pl kr gr fl sp').
 _VOWELS = ('a e i o u a e i o ai ou ei ia').split()
 _CODAS = ('', '', '', 'n', 'm', 's', 'r', 'l', 't', 'k', 'ng', 'st')
 
-# %% ../nbs/16_synth.ipynb #c514a10d
+# %% ../nbs/16_synth.ipynb #3f50ee4b
 TEXT_KINDS_P = {'words:1': 0.25, 'words:2': 0.15, 'digits': 0.15, 'sentence': 0.27, 'pseudo': 0.18}
 
 def _pseudo_word(rng):
@@ -311,14 +307,13 @@ def _variant_p():
     p = np.ones(len(VOICE_VARIANTS)); p[VOICE_VARIANTS.index('whisper')] = 0.3
     return p / p.sum()
 
-# %% ../nbs/16_synth.ipynb #077b8f9f
+# %% ../nbs/16_synth.ipynb #057c1e61
 STYLES_P = dict(normal=0.75, shout=0.15, whisper=0.10)
 
 def _utter(rng, speaker, text, style, seed):
     "Say `text` as `speaker` in `style`: float samples at 16 kHz."
     cs = speaker.get('child_scale', 1.0)
     rate = int(np.clip(speaker['rate'] * rng.uniform(0.85, 1.15) / cs, 80, 450))
-    # a child is rendered 25 lower, then sped up by `cs`; a shout is 20 higher
     pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9) + 20 * (style == 'shout') - 25 * (cs > 1), 0, 99))
     voice = speaker['voice'].split('+')[0] + '+whisper' if style == 'whisper' else speaker['voice']
     x = espeak_say(text, voice, rate=rate, pitch=pitch, seed=seed, volume=150 if style == 'shout' else 100,
@@ -329,7 +324,7 @@ def _utter(rng, speaker, text, style, seed):
         g = rng.uniform(1, 3); x = np.tanh(g * x / (np.abs(x).max() + 1e-9)) / np.tanh(g)
     return x
 
-# %% ../nbs/16_synth.ipynb #0b4f8e48
+# %% ../nbs/16_synth.ipynb #955cb98c
 def _window(rng, x, n):
     "Utterance `x` in `n` samples: whole at a random offset when short, else a window holding speech."
     y = np.zeros(n)
@@ -479,8 +474,7 @@ def _silence_clip(rng, ident, n):
     y = _filt(_coloured(rng, n, ident['alpha'] + rng.uniform(-0.2, 0.2)), 'low', ident['lowpass'])
     hum = rng.random() < 0.5
     if hum: y = _unit(y) + _src_hum(rng, n) * _db(rng.uniform(-12, -3))
-    y = _set_rms(y, rng.uniform(*SILENCE_DBFS))
-    info = dict(kind='room+hum' if hum else 'room', hum=bool(hum))
+    y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(kind='room+hum' if hum else 'room', hum=bool(hum))
     return y, info
 
 # %% ../nbs/16_synth.ipynb #e2d2a1c9

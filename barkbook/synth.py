@@ -13,7 +13,7 @@ from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 from .dsp import (_db, _set_rms, _set_peak, _filt, _coloured, _resonate, _reverb, _smooth_noise,
                           _tone, _unit, _band_share, _modal, _env, _active_rms)
-from .sounds import negative_sound, place_sound, _add, _n
+from .sounds import negative_sound, place_sound
 
 # %% auto #0
 __all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'COMMANDS', 'BEDS', 'N_EVENTS_P', 'SNR_DB', 'PEAK_DBFS',
@@ -33,104 +33,62 @@ def clip_rng(seed:int, label:str, group:int, index:int=-1)->np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(label.encode()), int(group),
                                   int(index) + 1])
 
-# %% ../nbs/16_synth.ipynb #369ca589
-def _distance(rng, y):
-    "Put `y` near, mid or far from the microphone: (samples, where)."
-    where = str(rng.choice(['near', 'mid', 'far'], p=[0.4, 0.35, 0.25]))
-    if where == 'near': y = y + rng.uniform(0, 0.8) * _filt(y, 'low', 250)
-    if where == 'far': y = _filt(y, 'low', rng.uniform(1500, 4500))
-    if where != 'near' or rng.random() < 0.2:
-        y = _reverb(rng, y, rng.uniform(0.2, 1.0) if where == 'far' else rng.uniform(0.1, 0.5),
-                    rng.uniform(0.3, 0.7) if where == 'far' else rng.uniform(0.05, 0.35))
-    return y, where
-
 # %% ../nbs/16_synth.ipynb #62b6c532
-def _dog(rng):
+def dog_identity(rng:np.random.Generator)->dict:
+    "Random physical parameters of one dog: size 0 (toy) .. 1 (large)."
     size = rng.uniform(0, 1)
     f0 = float(np.exp(np.interp(size, [0, 1], [np.log(1100), np.log(170)]) + rng.normal(0, 0.15)))
     f0 = float(np.clip(f0, 150, 1150))
     scale = np.interp(size, [0, 1], [1.8, 1.0]) * rng.uniform(0.9, 1.1)
     formants = (np.array([450, 1250, 2600]) * scale * rng.uniform(0.85, 1.15, 3)).tolist()
     return dict(size=float(size), f0=f0, formants=formants, tilt=float(rng.uniform(0.5, 1.4)),
-                rough=float(rng.uniform(0, 0.6) * size), breath=float(rng.uniform(0.05, 0.35)),
-                harshness=float(rng.uniform(0, 1)))
-
-def dog_identity(rng:np.random.Generator)->dict:
-    "Random physical parameters of one dog (size 0 toy .. 1 large) and of two companion dogs."
-    return dict(_dog(rng), companions=[_dog(rng), _dog(rng)])
-
-# %% ../nbs/16_synth.ipynb #010ea970
-BARK_STYLES = dict(bark=(1.0, (0.08, 0.30), 1.0), harsh=(1.0, (0.10, 0.30), 1.0), woof=(0.7, (0.10, 0.20), 0.8),
-                   yip=(1.5, (0.04, 0.10), 1.15))   # style -> (pitch factor, duration range s, formant factor)
-
-def _logistic(rng, k, r):
-    "`k` steps of the logistic map v -> r v (1 - v) (chaotic for r > 3.57)."
-    out, v = np.empty(k), rng.uniform(0.2, 0.8)
-    for i in range(k): v = r * v * (1 - v); out[i] = v
-    return out
+                rough=float(rng.uniform(0, 0.6) * size), breath=float(rng.uniform(0.05, 0.35)))
 
 # %% ../nbs/16_synth.ipynb #d2be9385
-def bark(rng:np.random.Generator, dog:dict, style:str='bark')->np.ndarray:
-    "One bark of `dog` in `style` (see BARK_STYLES), float samples with peak 1."
-    fs, dur, fsc = BARK_STYLES[style]; n = int(rng.uniform(*dur) * SAMPLE_RATE); u = np.linspace(0, 1, n)
-    f_peak = dog['f0'] * fs * rng.uniform(1.15, 1.7)
-    f_start, f_end = dog['f0'] * fs * rng.uniform(0.8, 1.05), dog['f0'] * fs * rng.uniform(0.6, 0.95)
-    u_peak = rng.uniform(0.5, 0.8) if style == 'yip' else rng.uniform(0.1, 0.35)
+def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
+    "One bark of `dog`, float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
+    dur = rng.uniform(0.08, 0.30)
+    n = int(dur * SAMPLE_RATE)
+    u = np.linspace(0, 1, n)
+    f_peak = dog['f0'] * rng.uniform(1.15, 1.7)
+    f_start, f_end = dog['f0'] * rng.uniform(0.8, 1.05), dog['f0'] * rng.uniform(0.6, 0.95)
+    u_peak = rng.uniform(0.1, 0.35)
     f0 = np.interp(u, [0, u_peak, 1], [f_start, f_peak, f_end])
-    f0 = np.clip(f0 * (1 + (0.1 if style == 'harsh' else 0.03) * _smooth_noise(rng, n, 12)), 100, 2000)
-    n_h = min(30, max(2, int(7600 / f0.min())))
+    f0 = np.clip(f0 * (1 + 0.03 * _smooth_noise(rng, n, 12)), 120, 1600)
+    n_h = max(2, int(7600 / f0.min()))
     amps = np.arange(1, n_h + 1) ** -dog['tilt'] * rng.uniform(0.6, 1.0, n_h)
     src = _tone(f0, amps, rng.uniform(0, 2 * np.pi, n_h))
-    rough = dog['rough'] + (rng.uniform(0.3, 1.0) if style == 'harsh' else 0)
-    if rough > 0:   # sub-harmonic roughness (period doubling)
-        src = src * (1 + rough * np.sin(np.pi * np.cumsum(f0) / SAMPLE_RATE))
-    if style == 'harsh':   # chaotic cycle-to-cycle amplitude
-        cyc = (np.cumsum(f0) / SAMPLE_RATE).astype(int)
-        src = src * (0.2 + _logistic(rng, cyc[-1] + 1, rng.uniform(3.6, 3.99))[cyc])
-    noise = dog['breath'] * 1.5 + (rng.uniform(0.5, 2.0) if style == 'harsh' else 0)
-    src = src / (np.std(src) + 1e-12) + noise * rng.standard_normal(n)
-    fr = np.array(dog['formants']) * fsc * rng.uniform(0.92, 1.08, 3)
-    gains = [1.0, 0.4, 0.15] if style == 'woof' else [1.0, 0.7, 0.4]   # a woof: the mouth barely opens
-    y = _resonate(src, fr, fr * rng.uniform(0.15, 0.35, 3), gains) + 0.25 * src
-    if style == 'woof': y = _filt(y, 'low', rng.uniform(1000, 2500))
+    if dog['rough'] > 0:   # sub-harmonic roughness (period doubling) of big dogs
+        src = src * (1 + dog['rough'] * np.sin(np.pi * np.cumsum(f0) / SAMPLE_RATE))
+    src = src / (np.std(src) + 1e-12) + dog['breath'] * 1.5 * rng.standard_normal(n)
+    fr = np.array(dog['formants']) * rng.uniform(0.92, 1.08, 3)
+    y = _resonate(src, fr, fr * rng.uniform(0.15, 0.35, 3), [1.0, 0.7, 0.4]) + 0.25 * src
     attack = int(rng.uniform(0.002, 0.015) * SAMPLE_RATE)
-    env = np.exp(-u * rng.uniform(3.0, 6.0)); env[:attack] *= np.linspace(0, 1, attack) ** 0.7
-    y = y * env * np.clip((1 - u) * 12, 0, 1)   # end cleanly
+    env = np.exp(-u * rng.uniform(3.0, 6.0))
+    env[:attack] *= np.linspace(0, 1, attack) ** 0.7
+    env *= np.clip((1 - u) * 12, 0, 1)   # end cleanly
+    y = y * env
     return (y / (np.max(np.abs(y)) + 1e-12)).astype(np.float32)
-
-# %% ../nbs/16_synth.ipynb #4d2f224c
-def _bark_kind(rng, dog):
-    w = dict(bark=0.3, harsh=0.1 + 0.3 * dog.get('harshness', 0.3), woof=0.3 * dog['size'],
-             yip=0.3 * (1 - dog['size']), sequence=0.15, multi=0.12)
-    return str(rng.choice(list(w), p=np.array(list(w.values())) / sum(w.values())))
-
-def _bark_train(rng, dog, style, k, gap):
-    "`k` barks of `dog` (`style`, or a mix of bark and harsh when None) with gaps in `gap` s."
-    barks = [bark(rng, dog, style or str(rng.choice(['bark', 'harsh']))) * _db(rng.uniform(-6, 0))
-             for _ in range(k)]
-    gaps = [_n(rng.uniform(*gap)) for _ in range(k)]
-    y = np.zeros(sum(len(b) for b in barks) + sum(gaps)); pos = 0
-    for b, g in zip(barks, gaps): y[pos:pos + len(b)] += b; pos += len(b) + g
-    return y, len(barks[0])
 
 # %% ../nbs/16_synth.ipynb #0473b1fc
 def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
-    "Barks of `dog` (and maybe its companions) in `n` samples, near or far; returns (samples, info)."
-    kind = _bark_kind(rng, dog)
-    k = int(rng.integers(4, 9)) if kind == 'sequence' else int(rng.choice([1, 2, 3, 4], p=[.3, .35, .2, .15]))
-    style = kind if kind in BARK_STYLES else None
-    train, first = _bark_train(rng, dog, style, k, (0.06, 0.2) if kind == 'sequence' else (0.05, 0.35))
-    cut = k > 1 and rng.random() < 0.15   # the clip starts inside the first bark
-    start = -int(rng.uniform(0.2, 0.6) * first) if cut else int(rng.integers(0, n - first))
-    y = _add(np.zeros(n + _n(0.8)), train, start)
-    for comp in dog['companions'][:int(rng.integers(1, 3))] if kind == 'multi' else []:
-        other, _ = _bark_train(rng, comp, None, int(rng.integers(1, 4)), (0.05, 0.35))
-        y = _add(y, other * _db(rng.uniform(-12, 0)), int(rng.integers(-len(other) // 2, n)))
-    y, where = _distance(rng, y)
-    outdoors = rng.random() < 0.35
-    if outdoors: y = _add(y, y.copy() * rng.uniform(0.1, 0.4), _n(rng.uniform(0.05, 0.3)))   # an echo
-    return y[:n], dict(kind=f'bark:{kind}', n_barks=k, onset_s=start / SAMPLE_RATE, where=where,
-                       outdoors=bool(outdoors), far=where == 'far')
+    "1-4 barks of `dog` at random spacing in `n` samples, placed near or far; returns (samples, info)."
+    k = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.35, 0.2, 0.15]))
+    barks = [bark(rng, dog) * _db(rng.uniform(-6, 0)) for _ in range(k)]
+    gaps = rng.uniform(0.05, 0.35, k) * SAMPLE_RATE
+    total = sum(len(b) for b in barks[:-1]) + int(gaps[:-1].sum()) + len(barks[-1])
+    start = int(rng.integers(0, max(1, n - min(total, n - len(barks[0])))))
+    y = np.zeros(n + int(0.8 * SAMPLE_RATE))
+    pos = start
+    for b, g in zip(barks, gaps):
+        y[pos:pos + len(b)] += b[:max(0, len(y) - pos)]
+        pos += len(b) + int(g)
+    far = rng.random() < 0.4
+    if far: y = _filt(y, 'low', rng.uniform(1200, 4000))
+    y = _reverb(rng, y, rng.uniform(0.15, 0.8) if far else rng.uniform(0.1, 0.35),
+                rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
+    return y[:n], dict(kind=f"bark:{'far' if far else 'near'}", n_barks=k, onset_s=start / SAMPLE_RATE,
+                       far=bool(far))
 
 # %% ../nbs/16_synth.ipynb #0a83ff6b
 class _VOICE(ctypes.Structure):
@@ -268,7 +226,7 @@ _ONSETS = ('b c d f g h j k l m n p r s t v w z br tr st sh ch pl kr gr fl sp').
 _VOWELS = ('a e i o u a e i o ai ou ei ia').split()
 _CODAS = ('', '', '', 'n', 'm', 's', 'r', 'l', 't', 'k', 'ng', 'st')
 
-# %% ../nbs/16_synth.ipynb #3f50ee4b
+# %% ../nbs/16_synth.ipynb #305975e9
 TEXT_KINDS_P = {'words:1': 0.25, 'words:2': 0.15, 'digits': 0.15, 'sentence': 0.27, 'pseudo': 0.18}
 
 def _pseudo_word(rng):
@@ -307,7 +265,7 @@ def _variant_p():
     p = np.ones(len(VOICE_VARIANTS)); p[VOICE_VARIANTS.index('whisper')] = 0.3
     return p / p.sum()
 
-# %% ../nbs/16_synth.ipynb #057c1e61
+# %% ../nbs/16_synth.ipynb #cef323bb
 STYLES_P = dict(normal=0.75, shout=0.15, whisper=0.10)
 
 def _utter(rng, speaker, text, style, seed):
@@ -324,7 +282,7 @@ def _utter(rng, speaker, text, style, seed):
         g = rng.uniform(1, 3); x = np.tanh(g * x / (np.abs(x).max() + 1e-9)) / np.tanh(g)
     return x
 
-# %% ../nbs/16_synth.ipynb #955cb98c
+# %% ../nbs/16_synth.ipynb #bc7410a4
 def _window(rng, x, n):
     "Utterance `x` in `n` samples: whole at a random offset when short, else a window holding speech."
     y = np.zeros(n)
@@ -335,6 +293,17 @@ def _window(rng, x, n):
     e = np.array([rms_dbfs(x[s:s + n]) for s in starts])
     s = int(rng.choice(starts[e >= e.max() - 10]))
     seg = x[s:s + n]; y[:len(seg)] = seg; return y, s / SAMPLE_RATE
+
+# %% ../nbs/16_synth.ipynb #1cb4dee0
+def _distance(rng, y):
+    "Put `y` near, mid or far from the microphone: (samples, where)."
+    where = str(rng.choice(['near', 'mid', 'far'], p=[0.4, 0.35, 0.25]))
+    if where == 'near': y = y + rng.uniform(0, 0.8) * _filt(y, 'low', 250)
+    if where == 'far': y = _filt(y, 'low', rng.uniform(1500, 4500))
+    if where != 'near' or rng.random() < 0.2:
+        y = _reverb(rng, y, rng.uniform(0.2, 1.0) if where == 'far' else rng.uniform(0.1, 0.5),
+                    rng.uniform(0.3, 0.7) if where == 'far' else rng.uniform(0.05, 0.35))
+    return y, where
 
 # %% ../nbs/16_synth.ipynb #cd1bc20d
 def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:

@@ -16,10 +16,10 @@ from .dsp import (_db, _set_rms, _set_peak, _filt, _coloured, _resonate, _reverb
 from .sounds import negative_sound, place_sound
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'COMMANDS', 'BEDS', 'N_EVENTS_P', 'SNR_DB', 'PEAK_DBFS',
-           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark',
-           'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity',
-           'synth_clip', 'parallel_batches', 'TextProgress', 'render_clips']
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'N_EVENTS_P', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
+           'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
+           'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
+           'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -203,17 +203,6 @@ def espeak_say(text:str,          # UTF-8 text
     return soxr.resample(x, st['sr'], SAMPLE_RATE).astype(np.float32) if len(x) else x
 
 # %% ../nbs/16_synth.ipynb #041523c1
-COMMANDS = dict(   # the same ten commands (yes no stop go up down left right on off) in fourteen languages
-    en='yes no stop go up down left right on off', de='ja nein stopp los hoch runter links rechts an aus',
-    fr='oui non stop allez haut bas gauche droite marche arrêt',
-    es='sí no para vamos arriba abajo izquierda derecha enciende apaga',
-    it='sì no ferma vai su giù sinistra destra accendi spegni',
-    pt='sim não pare vai cima baixo esquerda direita liga desliga',
-    nl='ja nee stop ga omhoog omlaag links rechts aan uit', pl='tak nie stop idź góra dół lewo prawo włącz wyłącz',
-    ru='да нет стоп иди вверх вниз налево направо включи выключи', sv='ja nej stopp gå upp ner vänster höger på av',
-    lt='taip ne stok eik aukštyn žemyn kairėn dešinėn įjunk išjunk',
-    cs='ano ne stop jdi nahoru dolů vlevo vpravo zapni vypni', tr='evet hayır dur git yukarı aşağı sol sağ aç kapat',
-    fi='kyllä ei seis mene ylös alas vasen oikea päälle pois')
 _WORDS = ('the a one two three four five six seven eight nine ten dog cat house car tree water light good bad '
           'come go look here there now then yes no please thank you hello hey stop wait open close door window '
           'morning evening night today tomorrow kitchen garden street coffee table chair phone music quiet loud '
@@ -226,105 +215,63 @@ _ONSETS = ('b c d f g h j k l m n p r s t v w z br tr st sh ch pl kr gr fl sp').
 _VOWELS = ('a e i o u a e i o ai ou ei ia').split()
 _CODAS = ('', '', '', 'n', 'm', 's', 'r', 'l', 't', 'k', 'ng', 'st')
 
-# %% ../nbs/16_synth.ipynb #305975e9
-TEXT_KINDS_P = {'words:1': 0.25, 'words:2': 0.15, 'digits': 0.15, 'sentence': 0.27, 'pseudo': 0.18}
-
-def _pseudo_word(rng):
-    return ''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
-                   for _ in range(int(rng.integers(1, 4))))
-
-def _random_text(rng, lang='en'):
-    "A random text for a speaker of `lang`: (text, kind)."
-    kind = str(rng.choice(list(TEXT_KINDS_P), p=list(TEXT_KINDS_P.values())))
-    if kind.startswith('words'):
-        own = COMMANDS.get(lang.split('-')[0])
-        pool = own.split() if own and rng.random() < 0.7 else _WORDS
-        return ' '.join(rng.choice(pool, int(kind[-1]))) + str(rng.choice(['', '', '.', '!', '?'])), kind
-    if kind == 'digits': return ' '.join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 3)))), kind
-    if kind == 'sentence' and rng.random() < 0.3:   # numbers, read in the voice's language
-        return ' '.join(str(int(rng.integers(0, 10 ** int(rng.integers(2, 6))))) for _ in range(2)), kind
-    if kind == 'sentence': return ' '.join(rng.choice(_WORDS, int(rng.integers(3, 12)))), kind
-    words = ' '.join(_pseudo_word(rng) for _ in range(int(rng.integers(2, 8))))
-    return words + str(rng.choice(['.', '?', '!', ','])), kind
+def _random_text(rng):
+    "A random sentence, number or string of pseudo-words."
+    kind = rng.choice(3, p=[0.45, 0.2, 0.35])
+    if kind == 0: return ' '.join(rng.choice(_WORDS, int(rng.integers(3, 12))))
+    if kind == 1:
+        return ' '.join(str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
+                        for _ in range(int(rng.integers(1, 4))))
+    words = []
+    for _ in range(int(rng.integers(2, 8))):
+        words.append(''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+                             for _ in range(int(rng.integers(1, 4)))))
+    return ' '.join(words) + rng.choice(['.', '?', '!', ','])
 
 # %% ../nbs/16_synth.ipynb #e0e7f422
 def speaker_identity(rng:np.random.Generator)->dict:
-    "Random speaker: language, voice variant, base pitch, intonation range, speaking rate, child or adult."
+    "Random speaker: language, voice variant, base pitch, intonation range, speaking rate."
     voices = espeak_voices()
     lang = (str(rng.choice(['en-us', 'en-gb-x-rp', 'en-gb-scotland'])) if rng.random() < 0.3
             else str(rng.choice(list(voices))))
+    lang = voices.get(lang, 'en')
     var = str(rng.choice(VOICE_VARIANTS, p=_variant_p()))
-    child = bool(rng.random() < 1 / 6)
-    return dict(lang=lang, voice=voices.get(lang, 'en') + (f'+{var}' if var else ''),
-                pitch=int(rng.integers(60, 99) if child else rng.integers(10, 90)),
-                pitch_range=int(rng.integers(10, 95)), rate=int(rng.integers(110, 300)),
-                child_scale=float(rng.uniform(1.15, 1.35)) if child else 1.0)
+    return dict(voice=lang + (f'+{var}' if var else ''), pitch=int(rng.integers(10, 90)),
+                pitch_range=int(rng.integers(10, 95)), rate=int(rng.integers(110, 300)))
 
 @lru_cache(1)
 def _variant_p():
     p = np.ones(len(VOICE_VARIANTS)); p[VOICE_VARIANTS.index('whisper')] = 0.3
     return p / p.sum()
 
-# %% ../nbs/16_synth.ipynb #cef323bb
-STYLES_P = dict(normal=0.75, shout=0.15, whisper=0.10)
-
-def _utter(rng, speaker, text, style, seed):
-    "Say `text` as `speaker` in `style`: float samples at 16 kHz."
-    cs = speaker.get('child_scale', 1.0)
-    rate = int(np.clip(speaker['rate'] * rng.uniform(0.85, 1.15) / cs, 80, 450))
-    pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9) + 20 * (style == 'shout') - 25 * (cs > 1), 0, 99))
-    voice = speaker['voice'].split('+')[0] + '+whisper' if style == 'whisper' else speaker['voice']
-    x = espeak_say(text, voice, rate=rate, pitch=pitch, seed=seed, volume=150 if style == 'shout' else 100,
-                   pitch_range=min(99, speaker['pitch_range'] + 25 * (style == 'shout')))
-    if cs > 1 and len(x): x = soxr.resample(x, SAMPLE_RATE * cs, SAMPLE_RATE).astype(np.float32)
-    if style == 'shout' and len(x):
-        x = x + rng.uniform(0.5, 1.5) * _filt(x, 'high', 1200)
-        g = rng.uniform(1, 3); x = np.tanh(g * x / (np.abs(x).max() + 1e-9)) / np.tanh(g)
-    return x
-
-# %% ../nbs/16_synth.ipynb #bc7410a4
-def _window(rng, x, n):
-    "Utterance `x` in `n` samples: whole at a random offset when short, else a window holding speech."
-    y = np.zeros(n)
-    if len(x) <= n * 0.95:
-        s = int(rng.integers(0, n - len(x) + 1)); y[s:s + len(x)] = x; return y, -s / SAMPLE_RATE
-    hop = SAMPLE_RATE // 10
-    starts = np.arange(0, len(x) - n + 1, hop) if len(x) > n else np.array([0])
-    e = np.array([rms_dbfs(x[s:s + n]) for s in starts])
-    s = int(rng.choice(starts[e >= e.max() - 10]))
-    seg = x[s:s + n]; y[:len(seg)] = seg; return y, s / SAMPLE_RATE
-
-# %% ../nbs/16_synth.ipynb #1cb4dee0
-def _distance(rng, y):
-    "Put `y` near, mid or far from the microphone: (samples, where)."
-    where = str(rng.choice(['near', 'mid', 'far'], p=[0.4, 0.35, 0.25]))
-    if where == 'near': y = y + rng.uniform(0, 0.8) * _filt(y, 'low', 250)
-    if where == 'far': y = _filt(y, 'low', rng.uniform(1500, 4500))
-    if where != 'near' or rng.random() < 0.2:
-        y = _reverb(rng, y, rng.uniform(0.2, 1.0) if where == 'far' else rng.uniform(0.1, 0.5),
-                    rng.uniform(0.3, 0.7) if where == 'far' else rng.uniform(0.05, 0.35))
-    return y, where
-
 # %% ../nbs/16_synth.ipynb #cd1bc20d
 def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:
-    "1 s of `speaker` saying a random text in a random style at a random distance; (samples, info)."
-    text, kind = _random_text(rng, speaker.get('lang', 'en'))
-    style = str(rng.choice(list(STYLES_P), p=list(STYLES_P.values()))); seed = int(rng.integers(2**31))
-    plain = speaker['voice'].split('+')[0]
+    "A 1 s stretch of `speaker` saying random text (starting at a random offset); returns (samples, info)."
+    text, seed = _random_text(rng), int(rng.integers(2**31))
+    rate = int(speaker['rate'] * rng.uniform(0.85, 1.15))
+    pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9), 0, 99))
     # a voice variant may be missing, and a few voices crash the library on some texts (e.g. Greenlandic
     # numbers): fall back to the plain language voice, then to English words
-    for voice in (speaker['voice'], plain, 'en'):
+    for voice in (speaker['voice'], speaker['voice'].split('+')[0], 'en'):
         try:
-            x = _utter(rng, dict(speaker, voice=voice), text, style, seed)
-            if len(x) > SAMPLE_RATE // 20: break
+            x = espeak_say(text, voice, rate=rate, pitch=pitch, pitch_range=speaker['pitch_range'], seed=seed)
+            break
         except SynthError:
             if voice == 'en': raise
-        if voice == plain: text = ' '.join(rng.choice(_WORDS, 2))
-    y, off = _window(rng, x, n)
-    y, where = _distance(rng, y)
-    if rng.random() < 0.2:   # through a phone or a small speaker
+            if voice == speaker['voice'].split('+')[0]: text = ' '.join(rng.choice(_WORDS, 6))
+    y = np.zeros(n)
+    if len(x) <= n * 0.95:
+        s = int(rng.integers(0, n - len(x) + 1)); y[s:s + len(x)] = x; off = -s / SAMPLE_RATE
+    else:   # choose a 1 s window that holds speech (within 10 dB of the loudest window)
+        hop = SAMPLE_RATE // 10
+        starts = np.arange(0, len(x) - n + 1, hop) if len(x) > n else np.array([0])
+        e = np.array([rms_dbfs(x[s:s + n]) for s in starts])
+        s = int(rng.choice(starts[e >= e.max() - 10]))
+        seg = x[s:s + n]; y[:len(seg)] = seg; off = s / SAMPLE_RATE
+    if rng.random() < 0.3: y = _reverb(rng, y, rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.5))
+    if rng.random() < 0.3:   # phone / small speaker
         y = _filt(y, 'band', (rng.uniform(80, 400), rng.uniform(3000, 7500)))
-    return y, dict(kind=kind, style=style, where=where, text=text, voice=voice, offset_s=off)
+    return y, dict(kind='speech', text=text, voice=voice, offset_s=off)
 
 # %% ../nbs/16_synth.ipynb #6b968f52
 def _src_noise(rng, n):
@@ -415,8 +362,7 @@ def synth_identity(label:str, seed:int, group:int)->dict:
 
 # %% ../nbs/16_synth.ipynb #86f39981
 def _event_clip(rng, y, info, n, snr_db):
-    "A bark or speech source `y` over a background at a random SNR (far: the lower half), at a random peak."
-    if info.get('where') == 'far': snr_db = (snr_db[0], (snr_db[0] + snr_db[1]) / 2)
+    "A bark or speech source `y` over a background at a random SNR, at a random peak level."
     y, binfo = _over_background(rng, y, n, snr_db); info.update(binfo)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
     return y, info

@@ -11,12 +11,9 @@ import scipy.signal
 import soxr
 from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
-from .dsp import (_db, _set_rms, _set_peak, _filt, _coloured, _resonate, _reverb, _smooth_noise,
-                          _tone, _unit, _band_share, _modal, _env, _active_rms)
-from .sounds import negative_sound, place_sound
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'N_EVENTS_P', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
            'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
            'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
            'parallel_batches', 'TextProgress', 'render_clips']
@@ -32,6 +29,76 @@ def clip_rng(seed:int, label:str, group:int, index:int=-1)->np.random.Generator:
     "The random generator of one clip (index >= 0) or of one group's identity (index = -1)."
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(label.encode()), int(group),
                                   int(index) + 1])
+
+# %% ../nbs/16_synth.ipynb #55696685
+def _db(x): return 10 ** (np.asarray(x) / 20)
+
+def _set_rms(x, dbfs):
+    "Scale `x` so its RMS is `dbfs` (full-scale sine = 0 dBFS)."
+    r = np.sqrt(np.mean(x.astype(np.float64) ** 2) * 2)
+    return x * (_db(dbfs) / max(r, 1e-12))
+
+def _set_peak(x, dbfs):
+    "Scale `x` so its peak is `dbfs`."
+    return x * (_db(dbfs) / max(float(np.max(np.abs(x))), 1e-12))
+
+# %% ../nbs/16_synth.ipynb #5a16b685
+@lru_cache(maxsize=512)
+def _sos(kind, f, order=2):
+    "Cached Butterworth SOS (`f` in Hz, a float or a (lo, hi) pair)."
+    return scipy.signal.butter(order, f, btype=kind, fs=SAMPLE_RATE, output='sos')
+
+def _filt(x, kind, f, order=2):
+    "Butterworth low/high/band-pass filter of `x`."
+    nyq = SAMPLE_RATE / 2 * 0.98
+    f = (tuple(min(max(float(v), 10.0), nyq) for v in f) if isinstance(f, (tuple, list))
+         else min(max(float(f), 10.0), nyq))
+    if isinstance(f, tuple) and f[0] >= f[1]: f = (f[0] * 0.8, f[0] * 1.2)
+    return scipy.signal.sosfilt(_sos(kind, f, order), x)
+
+# %% ../nbs/16_synth.ipynb #1e94be3c
+def _coloured(rng, n, alpha):
+    "Noise with power spectrum ~ 1/f**alpha (0 white, 1 pink, 2 brown), unit RMS."
+    spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
+    f = np.arange(n // 2 + 1, dtype=np.float64); f[0] = 1
+    x = np.fft.irfft(spec * f ** (-alpha / 2), n)
+    return x / max(np.std(x), 1e-12)
+
+# %% ../nbs/16_synth.ipynb #cf60911c
+def _resonate(x, freqs, bws, gains):
+    "Parallel bank of 2nd-order band-pass resonators (formants)."
+    out = np.zeros_like(x)
+    for f, bw, g in zip(freqs, bws, gains):
+        f = min(f, SAMPLE_RATE / 2 * 0.95)
+        b, a = scipy.signal.iirpeak(f, f / max(bw, 1.0), fs=SAMPLE_RATE)
+        out += g * scipy.signal.lfilter(b, a, x)
+    return out
+
+# %% ../nbs/16_synth.ipynb #83198a2b
+def _reverb(rng, x, rt60, wet):
+    "Mix `x` with itself convolved by a decaying-noise room response of reverberation time `rt60` seconds."
+    n = int(rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    ir = _filt(ir, 'low', rng.uniform(2000, 6000))
+    ir /= np.sqrt(np.sum(ir ** 2)) + 1e-12
+    y = scipy.signal.fftconvolve(x, ir)[:len(x)]
+    return (1 - wet) * x + wet * y * (np.std(x) / (np.std(y) + 1e-12))
+
+# %% ../nbs/16_synth.ipynb #5d3d34d3
+def _smooth_noise(rng, n, n_points):
+    "A smooth random curve of `n` samples through `n_points` random values in [-1, 1]."
+    pts = rng.uniform(-1, 1, n_points)
+    return np.interp(np.linspace(0, n_points - 1, n), np.arange(n_points), pts)
+
+# %% ../nbs/16_synth.ipynb #ca621b71
+def _tone(f0, amps, phases=None):
+    "Harmonics of the instantaneous frequency `f0` (array, Hz) with amplitudes `amps`, none above Nyquist."
+    phi = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+    k = np.arange(1, len(amps) + 1)[:, None]
+    a = np.asarray(amps)[:, None] * (k * f0[None] < SAMPLE_RATE / 2 * 0.95)
+    ph = 0 if phases is None else np.asarray(phases)[:, None]
+    return np.sum(a * np.sin(k * phi[None] + ph), axis=0)
 
 # %% ../nbs/16_synth.ipynb #62b6c532
 def dog_identity(rng:np.random.Generator)->dict:
@@ -87,8 +154,7 @@ def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
     if far: y = _filt(y, 'low', rng.uniform(1200, 4000))
     y = _reverb(rng, y, rng.uniform(0.15, 0.8) if far else rng.uniform(0.1, 0.35),
                 rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
-    return y[:n], dict(kind=f"bark:{'far' if far else 'near'}", n_barks=k, onset_s=start / SAMPLE_RATE,
-                       far=bool(far))
+    return y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far))
 
 # %% ../nbs/16_synth.ipynb #0a83ff6b
 class _VOICE(ctypes.Structure):
@@ -271,7 +337,15 @@ def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:
     if rng.random() < 0.3: y = _reverb(rng, y, rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.5))
     if rng.random() < 0.3:   # phone / small speaker
         y = _filt(y, 'band', (rng.uniform(80, 400), rng.uniform(3000, 7500)))
-    return y, dict(kind='speech', text=text, voice=voice, offset_s=off)
+    return y, dict(text=text, voice=voice, offset_s=off)
+
+# %% ../nbs/16_synth.ipynb #438acad1
+def _unit(x): return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+def _band_share(x, lo, hi):
+    "Share of the power of `x` between `lo` and `hi` Hz."
+    p = np.abs(np.fft.rfft(x)) ** 2; f = np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+    return float(p[(f >= lo) & (f < hi)].sum() / p.sum())
 
 # %% ../nbs/16_synth.ipynb #6b968f52
 def _src_noise(rng, n):
@@ -319,21 +393,139 @@ def _src_wind(rng, n):
         x = x + 0.3 * _unit(_filt(rng.standard_normal(n), 'band', (fc * 0.95, fc * 1.05)))
     return _unit(x * gust)
 
+# %% ../nbs/16_synth.ipynb #d73feb50
+def _src_music(rng, n):
+    t = np.arange(n) / SAMPLE_RATE
+    beat = 60 / rng.uniform(70, 170) * rng.choice([0.5, 1])
+    root = 110 * 2 ** (rng.integers(0, 24) / 12)
+    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12, 14, 16])
+    amps = rng.uniform(0.1, 1, 8) / np.arange(1, 9) ** rng.uniform(0.5, 2)
+    x = np.zeros(n)
+    for s in np.arange(rng.uniform(-beat, 0), n / SAMPLE_RATE, beat):
+        notes = rng.choice(scale, int(rng.integers(1, 4)), replace=False)
+        i0, i1 = max(0, int(s * SAMPLE_RATE)), min(n, int((s + beat * rng.uniform(0.5, 1.5)) * SAMPLE_RATE))
+        if i1 - i0 < 16: continue
+        tt = t[i0:i1] - s
+        env = np.minimum(tt / 0.01, 1) * np.exp(-tt * rng.uniform(1, 8))
+        for nt in notes:
+            x[i0:i1] += env * _tone(np.full(i1 - i0, root * 2 ** (nt / 12)), amps)
+    if rng.random() < 0.5:   # drums: kick (falling sine) and hi-hat (noise burst)
+        for s in np.arange(0, n / SAMPLE_RATE, beat):
+            i0 = int(s * SAMPLE_RATE); m = min(n - i0, 2400)
+            tt = np.arange(m) / SAMPLE_RATE
+            x[i0:i0 + m] += (2 * np.sin(2 * np.pi * np.cumsum(50 + 100 * np.exp(-tt * 30)) / SAMPLE_RATE)
+                             * np.exp(-tt * 20))
+            j = int((s + beat / 2) * SAMPLE_RATE)
+            if j < n:
+                h = min(n - j, 800)
+                x[j:j + h] += _filt(rng.standard_normal(h), 'high', 6000) * np.exp(-np.arange(h) / 150)
+    if rng.random() < 0.5: x = _filt(x, 'low', rng.uniform(1500, 6000))   # through a wall or a small speaker
+    return _unit(x + 1e-3 * rng.standard_normal(n))
+
+# %% ../nbs/16_synth.ipynb #7c278dc9
+def _src_clicks(rng, n):
+    x = np.zeros(n)
+    for _ in range(int(rng.integers(1, 10))):
+        m = int(rng.uniform(0.005, 0.08) * SAMPLE_RATE); i0 = int(rng.integers(0, n))
+        burst = rng.standard_normal(m) * np.exp(-np.arange(m) / (m / rng.uniform(2, 6)))
+        k = int(rng.integers(1, 4))
+        fr = rng.uniform(300, 6000, k)
+        burst = _resonate(burst, fr, fr * rng.uniform(0.02, 0.2, k), np.ones(k)) + 0.3 * burst
+        seg = burst[:n - i0] * rng.uniform(0.2, 1)
+        x[i0:i0 + len(seg)] += seg
+    return _unit(x + 1e-4 * rng.standard_normal(n))
+
+# %% ../nbs/16_synth.ipynb #4c548367
+def _src_birds(rng, n):
+    x = np.zeros(n)
+    f_lo, f_hi = sorted(rng.uniform(1800, 7500, 2))
+    for _ in range(int(rng.integers(1, 9))):
+        m = int(rng.uniform(0.03, 0.2) * SAMPLE_RATE); i0 = int(rng.integers(0, max(1, n - m)))
+        u = np.linspace(0, 1, m)
+        shape = rng.choice(4)
+        f = [np.interp(u, [0, 1], [f_lo, f_hi]), np.interp(u, [0, 1], [f_hi, f_lo]),
+             np.interp(u, [0, .5, 1], [f_lo, f_hi, f_lo]),
+             (f_lo + f_hi) / 2
+             + (f_hi - f_lo) / 2 * np.sin(2 * np.pi * rng.uniform(15, 60) * u * m / SAMPLE_RATE)][shape]
+        c = _tone(f, [1, rng.uniform(0, 0.3)]) * np.sin(np.pi * u) ** 2
+        x[i0:i0 + m] += c[:n - i0] * rng.uniform(0.3, 1)
+    return _unit(x + 1e-4 * rng.standard_normal(n))
+
+# %% ../nbs/16_synth.ipynb #1dc4426e
+def _call(rng, f0, amps, formants, dur, noise, attack, trem=0.0):
+    "A generic harmonic animal call: pitch track `f0` (array), formants, breath noise, envelope."
+    m = len(f0); u = np.linspace(0, 1, m)
+    src = _unit(_tone(f0, amps)) + noise * rng.standard_normal(m)
+    y = _resonate(src, formants, np.asarray(formants) * 0.2, [1, 0.6, 0.3][:len(formants)]) + 0.2 * src
+    env = np.minimum(u * dur / attack, 1) * np.minimum((1 - u) * dur / 0.05, 1)
+    if trem: env = env * (1 + 0.6 * np.sin(2 * np.pi * trem * u * dur))
+    return y * env
+
+# %% ../nbs/16_synth.ipynb #ec92ea58
+def _meow(rng):
+    d = rng.uniform(0.4, 0.9); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.4, 1], np.array([1, 1.3, 0.8]) * rng.uniform(400, 800))
+    return _call(rng, f0, 1 / np.arange(1, 12), [900 + 600 * rng.random(), 2200, 3800], d, 0.2, 0.08)
+
+# %% ../nbs/16_synth.ipynb #f6045eb3
+def _moo(rng):
+    d = rng.uniform(0.7, 1.4); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.3, 1], np.array([0.9, 1.1, 0.85]) * rng.uniform(90, 180))
+    return _call(rng, f0, 1 / np.arange(1, 30) ** 0.8, [300, 700 + 300 * rng.random(), 2300], d, 0.1, 0.15)
+
+# %% ../nbs/16_synth.ipynb #b03daab1
+def _caw(rng):
+    d = rng.uniform(0.25, 0.45); m = int(d * SAMPLE_RATE)
+    f0 = rng.uniform(300, 650) * (1 + 0.06 * _smooth_noise(rng, m, 30))
+    return _call(rng, f0, 1 / np.arange(1, 20) ** 0.5, [1200 + 400 * rng.random(), 2500, 4000], d, 1.5, 0.03)
+
+# %% ../nbs/16_synth.ipynb #1eaee44a
+def _bleat(rng):
+    d = rng.uniform(0.5, 1.0); m = int(d * SAMPLE_RATE)
+    f0 = np.full(m, rng.uniform(250, 500))
+    return _call(rng, f0, 1 / np.arange(1, 15), [800, 1800, 3000], d, 0.3, 0.04, trem=rng.uniform(15, 30))
+
+# %% ../nbs/16_synth.ipynb #36de9385
+def _quack(rng):
+    d = rng.uniform(0.12, 0.22); m = int(d * SAMPLE_RATE)
+    f0 = np.full(m, rng.uniform(180, 320))
+    return _call(rng, f0, np.ones(20), [1100 + 400 * rng.random(), 1600, 3000], d, 0.4, 0.01)
+
+# %% ../nbs/16_synth.ipynb #49aec8a8
+_ANIMALS = dict(meow=_meow, moo=_moo, caw=_caw, bleat=_bleat, quack=_quack)
+
+def _src_animal(rng, n):
+    x = np.zeros(n)
+    kind = rng.choice(['meow', 'moo', 'caw', 'bleat', 'quack'])
+    reps = {'meow': 1, 'moo': 1, 'caw': int(rng.integers(1, 4)), 'bleat': 1,
+            'quack': int(rng.integers(1, 5))}[kind]
+    pos = int(rng.integers(0, n // 2))
+    for _ in range(reps):
+        c = _ANIMALS[kind](rng)
+        seg = c[:max(0, n - pos)]
+        x[pos:pos + len(seg)] += seg
+        pos += len(c) + int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)
+    if rng.random() < 0.5: x = _reverb(rng, x, rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.6))
+    return _unit(x + 1e-4 * rng.standard_normal(n)), kind
+
 # %% ../nbs/16_synth.ipynb #9e3fa625
 BEDS = ('noise', 'hum', 'traffic', 'rain', 'wind')
-_BEDS = dict(noise=_src_noise, hum=_src_hum, traffic=_src_traffic, rain=_src_rain, wind=_src_wind)
-N_EVENTS_P = (0.15, 0.5, 0.25, 0.1)   # probability of 0, 1, 2, 3 hard-negative events in an ambient scene
+EVENTS = ('music', 'clicks', 'birds', 'animal')
+_SOURCES = dict(noise=_src_noise, hum=_src_hum, traffic=_src_traffic, rain=_src_rain, wind=_src_wind,
+                music=_src_music, clicks=_src_clicks, birds=_src_birds)
 
 def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tuple:
-    "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-3 placed hard negatives; (samples, info)."
-    beds = [str(b) for b in rng.choice(BEDS, int(rng.integers(1, 3)), replace=False)]
-    x = sum(_BEDS[b](rng, n) * (_db(rng.uniform(-15, 0)) if i else 1) for i, b in enumerate(beds))
-    kinds = []
-    for _ in range(int(rng.choice(len(N_EVENTS_P), p=N_EVENTS_P)) if events else 0):
-        y, kind = negative_sound(rng, n=n)
-        y, _ = place_sound(rng, y, n)
-        x = x + y / _active_rms(y) * _db(rng.uniform(-3, 20)); kinds.append(kind)
-    return _unit(x), dict(kind=kinds[0] if kinds else f'bed:{beds[0]}', kinds=kinds + beds)
+    "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-2 events; returns (samples, info)."
+    names = list(rng.choice(BEDS, int(rng.integers(1, 3)), replace=False))
+    if events:
+        names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False,
+                                 p=[0.3, 0.25, 0.25, 0.2]))
+    x, kinds = np.zeros(n), []
+    for i, name in enumerate(names):
+        if name == 'animal': y, k = _src_animal(rng, n); kinds.append(f'animal:{k}')
+        else: y = _SOURCES[name](rng, n); kinds.append(str(name))
+        x += y * _db(rng.uniform(-15, 0) if i else 0) * (_db(rng.uniform(0, 10)) if name in EVENTS else 1)
+    return _unit(x), dict(kinds=kinds)
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
 SNR_DB = (0.0, 20.0)          # event-to-background ratio range
@@ -341,6 +533,12 @@ PEAK_DBFS = (-40.0, -3.0)     # clip peak level range (dog_bark, speech, ambient
 AMBIENT_MIN_RMS_DBFS = -45.0  # ambient clips never quieter than this
 SILENCE_DBFS = (-80.0, -50.0) # silence RMS range
 MIC_FLOOR_DBFS = (-88.0, -74.0) # self-noise of the (virtual) microphone under every non-silent clip
+
+def _active_rms(y):
+    "RMS of the loud part of `y` (20 ms frames within 30 dB of the loudest)."
+    f = y[:len(y) // 320 * 320].reshape(-1, 320)
+    e = np.mean(f ** 2, axis=1)
+    return float(np.sqrt(np.mean(e[e >= e.max() * 1e-3]) + 1e-20))
 
 # %% ../nbs/16_synth.ipynb #32283f3c
 def _over_background(rng, y, n, snr_db=SNR_DB):
@@ -389,7 +587,7 @@ def _silence_clip(rng, ident, n):
     y = _filt(_coloured(rng, n, ident['alpha'] + rng.uniform(-0.2, 0.2)), 'low', ident['lowpass'])
     hum = rng.random() < 0.5
     if hum: y = _unit(y) + _src_hum(rng, n) * _db(rng.uniform(-12, -3))
-    y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(kind='room+hum' if hum else 'room', hum=bool(hum))
+    y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(hum=bool(hum))
     return y, info
 
 # %% ../nbs/16_synth.ipynb #e2d2a1c9

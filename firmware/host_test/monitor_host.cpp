@@ -24,23 +24,8 @@
 #include "bark_detector.h"
 #include "serial_protocol.h"
 
-// Heap use is counted (glibc: the real allocator stays underneath): the app loop must allocate nothing, like the
-// device's (reported on stderr as allocs_init / allocs_run).
-extern "C" void* __libc_malloc(size_t);
-extern "C" void* __libc_calloc(size_t, size_t);
-extern "C" void* __libc_realloc(void*, size_t);
-extern "C" void __libc_free(void*);
-static volatile size_t g_allocs = 0;
-extern "C" void* malloc(size_t n) { ++g_allocs; return __libc_malloc(n); }
-extern "C" void* calloc(size_t a, size_t b) { ++g_allocs; return __libc_calloc(a, b); }
-extern "C" void* realloc(void* p, size_t n) { ++g_allocs; return __libc_realloc(p, n); }
-extern "C" void free(void* p) { __libc_free(p); }
-void* operator new(size_t n) { ++g_allocs; void* p = __libc_malloc(n ? n : 1); if (!p) abort(); return p; }
-void* operator new[](size_t n) { ++g_allocs; void* p = __libc_malloc(n ? n : 1); if (!p) abort(); return p; }
-void operator delete(void* p) noexcept { __libc_free(p); }
-void operator delete[](void* p) noexcept { __libc_free(p); }
-void operator delete(void* p, size_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
+// Heap use is counted: the app loop must allocate nothing, like the device's (stderr: allocs_init / allocs_run).
+#include "count_alloc.h"
 
 namespace {
 int g_fd = -1;

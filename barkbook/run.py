@@ -70,6 +70,7 @@ class TrainRecord(Record):
     model:dict|None = None                   # parameters, MACs, expected int8 size
     selected_seed:int|None = None
     features_dir:str|None = None
+    features_key:str|None = None          # the feature store's key (data identity) the model was trained on
     error = RunError       # a class attribute (no annotation), not a field
 
     @property
@@ -151,7 +152,8 @@ def manifest_path(self:Run)->Path: return self.data_dir/'manifest.csv'
 @patch
 def read_manifest(self:Run)->pd.DataFrame:
     "The data set's manifest: one row per clip (path relative to data/, label, group, split, ...)."
-    return self._read_csv(self.manifest_path, MANIFEST_COLUMNS)
+    df = self._read_csv(self.manifest_path, [c for c in MANIFEST_COLUMNS if c != 'kind'])
+    return df if 'kind' in df else df.assign(kind='')   # manifests made before the kind column
 @patch
 def write_manifest(self:Run, df:pd.DataFrame)->Path:
     "Save the manifest (its columns in the standard order)."

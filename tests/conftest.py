@@ -69,3 +69,19 @@ def jupyter_lab(tmp_path):
             try: proc.wait(20)
             except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
         log.close()
+
+
+# Chromium flags every browser test uses: no sandbox (root in CI), no GPU, no network chatter.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def run_notebook_in_lab(page, lab: dict, name: str):
+    "Open notebook `name` of a `jupyter_lab` server in the Playwright `page`, wait for its kernel, run all cells."
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
+    page.locator(".jp-Notebook").first.click()
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")

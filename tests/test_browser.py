@@ -3,6 +3,7 @@
 import os, shutil, time
 from pathlib import Path
 import pytest
+from conftest import CHROMIUM_ARGS, run_notebook_in_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("BARKBOOK_CHROMIUM", "/usr/bin/chromium"))
@@ -28,17 +29,10 @@ def test_explore_notebook_in_jupyterlab(lab):
     t0 = time.time()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                                    args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(f"{lab['url']}/lab/tree/05_explore.ipynb?token={lab['token']}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
-            page.locator(".jp-Notebook").first.click()
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_notebook_in_lab(page, lab, "05_explore.ipynb")
             # the clip explorer's output: its class dropdown and spectrogram image
             out = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-dropdown select")).first
             out.wait_for(timeout=150_000)
@@ -92,17 +86,10 @@ def test_stream_explorer_in_jupyterlab(tmp_path, jupyter_lab):
     t0 = time.time()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                                          "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                                    args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(f"{lab['url']}/lab/tree/05_stream.ipynb?token={lab['token']}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
-            page.locator(".jp-Notebook").first.click()
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_notebook_in_lab(page, lab, "05_stream.ipynb")
             out = page.locator(".jp-OutputArea-output").filter(has=page.locator("button", has_text="next mistake")).first
             out.wait_for(timeout=150_000)
             img, nxt = out.locator("img").first, out.locator("button", has_text="next mistake").first

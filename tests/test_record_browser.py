@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import nbformat
 import pytest
+from conftest import CHROMIUM_ARGS, run_notebook_in_lab
 import scipy.signal
 import soundfile as sf
 
@@ -75,8 +76,7 @@ def test_record_and_classify_in_jupyterlab(lab, tmp_path):
     mic = save_wav(tmp_path / "mic.wav", x)           # 16-bit PCM: what Chromium's fake capture reads (and loops)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                    args=[*CHROMIUM_ARGS,
                                           "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                                           f"--use-file-for-fake-audio-capture={mic}", "--autoplay-policy=no-user-gesture-required"])
         page = None
@@ -85,13 +85,7 @@ def test_record_and_classify_in_jupyterlab(lab, tmp_path):
             ctx.grant_permissions(["microphone"], origin=lab["url"])
             page = ctx.new_page()
             logs = []; page.on("console", lambda m: logs.append(m.text))
-            page.goto(f"{lab['url']}/lab/tree/record.ipynb?token={lab['token']}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
-            page.locator(".jp-Notebook").first.click()
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            run_notebook_in_lab(page, lab, "record.ipynb")
             widget = page.locator(".bb-recorder").first
             widget.wait_for(timeout=90_000)
             assert widget.locator(".bb-bar").count() == 4

@@ -491,7 +491,14 @@ def _det_lines(det_cfg:DetectorConfig)->list:
             f"inline constexpr uint32_t kMinBarkDurationMs = {det_cfg.min_bark_duration_ms};",
             f"inline constexpr uint32_t kAverageWindow = {det_cfg.average_window};",
             f"inline constexpr uint32_t kSuppressionMs = {det_cfg.suppression_ms};",
-            f"inline constexpr uint32_t kHopMs = {det_cfg.hop_ms};"]
+            f"inline constexpr uint32_t kHopMs = {det_cfg.hop_ms};",
+            # every rule field: the test must not inherit the shipped defaults of model_settings.h
+            f"inline constexpr bool kEnableTemporalFilter = {str(det_cfg.enable_temporal_filter).lower()};",
+            f"inline constexpr uint32_t kPeakWindow = {det_cfg.peak_window};",
+            f"inline constexpr uint32_t kVoteK = {det_cfg.vote_k};",
+            f"inline constexpr uint32_t kVoteN = {det_cfg.vote_n};",
+            f"inline constexpr bool kEnableHysteresis = {str(det_cfg.enable_hysteresis).lower()};",
+            f"inline constexpr float kOffThreshold = {_f32(det_cfg.off_threshold)};"]
 
 # %% ../nbs/22_firmware.ipynb #036bad12
 _RULE_FIELDS = [('float', 'kThreshold', 'confidence_threshold'), ('uint32_t', 'kMinBarkDurationMs', 'min_bark_duration_ms'),

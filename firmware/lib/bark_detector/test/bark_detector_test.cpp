@@ -38,6 +38,12 @@ int main() {
   cfg.average_window = golden::kAverageWindow;
   cfg.suppression_ms = golden::kSuppressionMs;
   cfg.hop_ms = golden::kHopMs;
+  cfg.enable_temporal_filter = golden::kEnableTemporalFilter;   // every field from the golden, none from the
+  cfg.peak_window = golden::kPeakWindow;                        // shipped defaults in model_settings.h
+  cfg.vote_k = golden::kVoteK;
+  cfg.vote_n = golden::kVoteN;
+  cfg.enable_hysteresis = golden::kEnableHysteresis;
+  cfg.off_threshold = golden::kOffThreshold;
   static ReplayModel model;
   static BarkDetector detector;
   detector.set_step_callback(on_step, nullptr);

@@ -12,6 +12,12 @@ inline constexpr uint32_t kMinBarkDurationMs = 480;
 inline constexpr uint32_t kAverageWindow = 3;
 inline constexpr uint32_t kSuppressionMs = 720;
 inline constexpr uint32_t kHopMs = 240;
+inline constexpr bool kEnableTemporalFilter = true;
+inline constexpr uint32_t kPeakWindow = 1;
+inline constexpr uint32_t kVoteK = 1;
+inline constexpr uint32_t kVoteN = 1;
+inline constexpr bool kEnableHysteresis = false;
+inline constexpr float kOffThreshold = 0.5f;
 inline constexpr float kScores[52] = {
     0.132774845f, 0.0417228863f, 0.66141212f, 0.164090127f, 0.149092942f, 0.0125358719f,
     0.277628541f, 0.560742617f, 0.258954614f, 0.593448997f, 0.0159678198f, 0.131628603f,

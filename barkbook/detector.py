@@ -116,14 +116,15 @@ def _decide(s:np.ndarray, det_cfg:DetectorConfig)->np.ndarray:
     above = s >= np.float32(det_cfg.confidence_threshold)
     cum = np.concatenate([[0], np.cumsum(above)]).tolist()     # above steps before step i: cum[i]
     off, hyst = float(np.float32(det_cfg.off_threshold)), bool(det_cfg.enable_hysteresis)
+    need, supp = det_cfg.min_steps, int(det_cfg.suppression_ms)   # once: the loop runs every step
     sl, fire = s.tolist(), np.zeros(T, bool)     # Python floats: the exact float32 values, a faster loop
     run, last, in_event, since = 0, None, False, 0
     for i in range(T):
         if in_event and sl[i] < off: in_event, run, since = False, 0, i     # the event ends: a fresh vote
         active = cum[i + 1] - cum[max(since, i - n + 1)] >= k
         run = run + 1 if active else 0
-        suppressed = last is not None and (i - last) * hop < det_cfg.suppression_ms
-        if run >= det_cfg.min_steps and not suppressed and not in_event:
+        suppressed = last is not None and (i - last) * hop < supp
+        if run >= need and not suppressed and not in_event:
             fire[i], last, in_event = True, i, hyst
     return fire
 

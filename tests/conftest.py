@@ -1,5 +1,6 @@
 """Shared pytest setup: the `slow` marker (run with --runslow, `make test-all`), repo paths, a JupyterLab server."""
 import json, os, secrets, socket, subprocess, sys, time, urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 import pytest
 
@@ -85,3 +86,22 @@ def run_notebook_in_lab(page, lab: dict, name: str):
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=60_000)
     page.locator(".jp-Notebook").first.click()
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+@contextmanager
+def notebook_page(chromium: Path, lab: dict, name: str, viewport: dict, failed_png: Path):
+    """A headless Chromium page with notebook `name` of `lab` open and all its cells started; on an error in the
+    block a screenshot goes to `failed_png`; the browser is closed at the end."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        page = None
+        try:
+            page = browser.new_page(viewport=viewport)
+            run_notebook_in_lab(page, lab, name)
+            yield page
+        except Exception:
+            if page is not None: page.screenshot(path=str(failed_png))
+            raise
+        finally:
+            browser.close()

@@ -542,8 +542,9 @@ def update(self:MistakesBrowser):
 from dataclasses import dataclass, replace    # this section's imports: the lesson's top cell is the lead's
 from .detector import DetectorConfig, postprocess
 from .params import StreamParams
-from .stream import (Scene, load_detector, load_recording, read_labels, scenes_from_split, stream_logmel,
-                             stream_scores, events_from_scores, match_events)
+from .scenes import Scene, events_from_scores, match_events
+from .stream import (load_detector, load_recording, read_labels, scenes_from_split, stream_logmel,
+                             stream_scores)
 
 # %% ../nbs/26_explore.ipynb #42a6f75a
 def _n_barks(path:Path, bark_label:str)->int:

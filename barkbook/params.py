@@ -175,6 +175,15 @@ class TrainParams(StepParams):
     threads: int = P(0, "TensorFlow intra-op threads (0: TensorFlow's default)")
     max_examples: int = P(0, "cap on training examples (0: all)")
     verbose: int = P(2, "Keras fit verbosity: 0 silent, 2 one line per epoch")
+    mine_rounds: int = P(1, "false-alarm mining rounds after the clip training (0: clips only)")
+    scene_minutes: float = P(60.0, "minutes of training scenes whose bark windows join the mining rounds")
+    min_bark_fraction: float = P(0.5, "a scene window is a bark when it holds this share of a bark (less: left out)")
+    mine_minutes: float = P(60.0, "minutes of bark-free training scenes scored per mining round")
+    mine_top: int = P(3000, "highest-scoring bark-free windows kept per round as extra negatives")
+    mine_epochs: int = P(8, "epochs of each mining round (clips, scene bark windows, mined windows)")
+    mine_learning_rate: float = P(0.0003, "learning rate of the mining rounds")
+    val_scene_minutes: float = P(40.0, "minutes of validation scenes (half with barks) that choose the model")
+    select_fa_per_hour: float = P(1.0, "choose the fewest missed barks on them at most this many false alarms per hour")
 
 # %% ../nbs/14_params.ipynb #44dbdd51
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ class Metrics(Record):
     best_epoch:int; epochs_trained:int; resumed_from_epoch:int|None; n_replicas:int
     jit_compile:bool; mixed_precision:bool; throughput:dict; train_seconds:float; seeds:list
     seeds_mean_std:dict|None = None
+    mining:list|None = None      # one row per candidate: the clip model, then each mining round
     error = RunError
 
 # %% ../nbs/15_run.ipynb #ccb360f8
@@ -379,6 +380,9 @@ class FitDir:
     history = property(lambda self: self.root/'history.csv')
     backup = property(lambda self: self.root/'backup')
     tensorboard = property(lambda self: self.root/'tensorboard')
+    def round(self, k:int)->'FitDir':
+        "The folder of mining round `k` of this training."
+        return FitDir(self.root/'rounds'/f'round_{k}')
 
 @patch
 def fit_dir(self:Run, seed:int|None=None)->FitDir:

@@ -19,12 +19,13 @@ from fastcore.basics import patch
 from .detector import DetectorConfig, postprocess
 from .params import StreamParams
 from .run import Run, SplitData, StreamReport
+from .scenes import (Scene, build_scene, _kinds, events_from_scores, sweep_events, match_events,
+                             setting_metrics)
 
 # %% auto #0
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'StreamError', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs',
-           'stream_scores', 'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'Scene', 'build_scene',
-           'iter_scenes', 'scenes_from_split', 'read_clip_folder', 'folder_scenes', 'read_labels', 'write_labels',
-           'load_recording', 'events_from_scores', 'sweep_events', 'match_events', 'scene_metrics', 'setting_metrics',
+           'stream_scores', 'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes',
+           'scenes_from_split', 'read_clip_folder', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording',
            'parse_rule', 'detector_settings', 'sweep', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown',
            'choose_operating_point', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes',
            'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point', 'save_scene', 'save_plots',
@@ -263,137 +264,6 @@ def score_file(model,                   # a barkbook.runtime.Int8Model (or anyth
     parts = [p for p in parts if p.size]
     return (np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)), sc.n_samples
 
-# %% ../nbs/24_stream.ipynb #eed72166
-@dataclass
-class Scene:
-    "A long recording with labelled events: `events` has columns start_s, end_s, label (+ SNRs, kinds of placed clips)."
-    name:str
-    audio:np.ndarray|None       # float32 mono samples at `sr` (None once scored: see `without_audio`)
-    events:pd.DataFrame         # one row per labelled interval
-    sr:int = SAMPLE_RATE
-    clips:pd.DataFrame|None = None  # the background clips: start_s, end_s, label, kind (generated scenes)
-    n_samples:int|None = None   # the length, kept when the audio is dropped
-    dataset:str = 'synthetic'   # which evaluation set the scene belongs to
-
-    @property
-    def duration(self)->float: return (len(self.audio) if self.audio is not None else self.n_samples) / self.sr
-    def without_audio(self)->'Scene':
-        "The scene without its samples: what the evaluation keeps after scoring (hours of audio are GBs)."
-        return self if self.audio is None else replace(self, audio=None, n_samples=len(self.audio))
-    def barks(self, bark_label:str)->pd.DataFrame:
-        "The bark intervals of the scene."
-        return self.events[self.events.label == bark_label].reset_index(drop=True)
-    def __repr__(self): return f"Scene({self.name!r}, {self.duration:.1f} s, {len(self.events)} events)"
-
-# %% ../nbs/24_stream.ipynb #995f889f
-def _active_span(x:np.ndarray, top_db:float=20.0, frame:int=512, hop:int=128)->tuple:
-    "Start and end sample of the part of `x` within `top_db` of its loudest 32 ms frame (librosa.effects.trim's rule)."
-    # numpy, not librosa.effects.trim: its numba compilation costs ~3 s of every 04 run
-    if not np.any(x): return 0, len(x)
-    fr = np.lib.stride_tricks.sliding_window_view(np.pad(np.asarray(x, np.float64), frame // 2), frame)[::hop]
-    db = 10 * np.log10(np.maximum((fr ** 2).mean(1), 1e-10))
-    on = np.flatnonzero(db > db.max() - top_db)
-    return int(on[0] * hop), int(min(len(x), (on[-1] + 1) * hop))
-
-# %% ../nbs/24_stream.ipynb #87dc136b
-def _clip(waves:np.ndarray, i:int)->np.ndarray:
-    "Clip `i` of `waves` (int16 or float) as float32 samples."
-    return int16_to_float(waves[i]) if waves.dtype == np.int16 else np.asarray(waves[i], dtype=np.float32)
-
-def _background_plan(waves, labels, bg_idx, n_clips:int, hop:int, ov:int, n_total:int, rng,
-                     segment_s, gain_jitter_db:float, sr:int)->tuple:
-    "Background clips in order, their levels (dBFS) and the labelled stretches: one class at one level each."
-    bg_classes = np.unique(labels[bg_idx])                       # each background class equally often
-    picks, gains, rows = [], [], []
-    while len(picks) < n_clips:
-        c = rng.choice(bg_classes); pool = bg_idx[labels[bg_idx] == c]
-        n = min(max(1, int(round(rng.uniform(*segment_s) * sr / hop))), n_clips - len(picks))
-        idx = rng.choice(pool, n)
-        level = float(rms_dbfs(_clip(waves, idx[0]))) + rng.uniform(-gain_jitter_db, gain_jitter_db)
-        rows.append(dict(start_s=len(picks) * hop / sr, end_s=min((len(picks) + n) * hop + ov, n_total) / sr, label=c))
-        picks += list(idx)
-        gains += [level] * n
-    return picks, gains, rows
-
-# %% ../nbs/24_stream.ipynb #9496750d
-def _mix_background(waves, picks, gains, hop:int, ov:int, n_total:int)->np.ndarray:
-    "The background clips at their levels, joined by equal-power crossfades of `ov` samples."
-    ramp = np.sin(np.linspace(0, np.pi / 2, ov, dtype=np.float32))   # sin² + cos² = 1: constant power
-    picks = np.asarray(picks)
-    x = int16_to_float(waves[picks]) if waves.dtype == np.int16 else np.asarray(waves, np.float32)[picks]
-    g = 10 ** ((np.asarray(gains) - rms_dbfs(x, axis=-1)) / 20)
-    x *= np.minimum(g, 0.89 / np.maximum(1e-9, np.abs(x).max(1))).astype(np.float32)[:, None]
-    x[:, :ov] *= ramp; x[:, -ov:] *= ramp[::-1]
-    y = np.array(x[:, :hop])                                      # clip k alone, then the tail of clip k-1 added
-    y[1:, :ov] += x[:-1, hop:]
-    return np.concatenate([y.ravel(), x[-1, hop:]])[:n_total]
-
-# %% ../nbs/24_stream.ipynb #feb6ed7f
-def _place_barks(audio:np.ndarray, waves, bark_idx, bark_label:str, rng, snrs_db, bark_gap_s,
-                 min_background_dbfs:float, sr:int)->list:
-    "Add bark (or word) clips to `audio` in place at random gaps and the SNRs cycled; their labelled intervals."
-    clip, rows = waves.shape[1], []
-    t, k = rng.uniform(*bark_gap_s) / 2, 0
-    while t + clip / sr + 0.5 < len(audio) / sr:
-        i = rng.choice(bark_idx); b = _clip(waves, i); a, e = _active_span(b)
-        s0 = int(round(t * sr)); seg = slice(s0 + a, s0 + e)
-        bg_db = max(float(rms_dbfs(audio[seg])), min_background_dbfs)
-        snr = float(snrs_db[k % len(snrs_db)])
-        g = 10 ** ((bg_db + snr - float(rms_dbfs(b[a:e]))) / 20)
-        g = min(g, 0.89 / max(1e-9, float(np.abs(b).max())))      # peak at most -1 dBFS
-        audio[s0:s0 + len(b)] += np.float32(g) * b
-        rows.append(dict(start_s=(s0 + a) / sr, end_s=(s0 + e) / sr, label=bark_label, clip=int(i), snr_target_db=snr,
-                         snr_db=round(float(rms_dbfs(g * b[a:e])) - bg_db, 2)))
-        t += e / sr + rng.uniform(*bark_gap_s); k += 1
-    return rows
-
-# %% ../nbs/24_stream.ipynb #e1450f0a
-def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
-                labels,                            # (N,) class label of each clip
-                bark_label:str='dog_bark',         # the class placed at known times
-                minutes:float=1.0,                 # scene length
-                with_barks:bool=True,              # False: a bark-free scene
-                snrs_db=(0, 10, 20),               # bark-to-background ratios, cycled over the barks
-                bark_gap_s=(4.0, 10.0),            # range of the pause between barks, seconds
-                segment_s=(4.0, 15.0),             # range of the length of one background class's stretch, seconds
-                crossfade_ms:float=100.0,          # equal-power crossfade between consecutive background clips
-                gain_jitter_db:float=3.0,          # random level change of each background stretch, ± dB
-                min_background_dbfs:float=-45.0,   # SNR reference floor (barks over silence stay audible)
-                seed:int=0,
-                name:str='scene',
-                sr:int=SAMPLE_RATE,
-                kinds=None,                        # (N,) sound kind of each clip (default: its label)
-                overlay_labels=(),                 # classes placed on top like barks (words), not in the background
-                overlay_gap_s=(8.0, 20.0),         # range of the pause between two overlaid clips, seconds
-                dataset:str='synthetic',           # the evaluation set the scene belongs to
-               )->Scene:
-    "A long scene of background clips with bark clips added at known times and SNRs."
-    rng = np.random.default_rng(seed)
-    waves = np.asarray(waves); labels = np.asarray(labels).astype(str)
-    kinds = labels if kinds is None else np.asarray(kinds).astype(str)
-    if waves.ndim != 2 or len(waves) != len(labels) or len(kinds) != len(labels):
-        raise StreamError(f"need waves (N, n), N labels and N kinds, got {waves.shape}, {len(labels)}, {len(kinds)}")
-    over = np.isin(labels, list(overlay_labels))
-    bg_idx = np.flatnonzero((labels != bark_label) & ~over); bark_idx = np.flatnonzero(labels == bark_label)
-    if not len(bg_idx): raise StreamError("no background (non-bark) clips to build a scene from")
-    if with_barks and not len(bark_idx): raise StreamError(f"no {bark_label!r} clips to place in the scene")
-    clip = waves.shape[1]; n_total = int(round(minutes * 60 * sr))
-    ov = max(1, min(int(crossfade_ms * sr / 1000), clip // 2)); hop = clip - ov
-    n_clips = max(1, int(math.ceil((n_total - ov) / hop)))
-    picks, gains, rows = _background_plan(waves, labels, bg_idx, n_clips, hop, ov, n_total, rng, segment_s, gain_jitter_db, sr)
-    audio = _mix_background(waves, picks, gains, hop, ov, n_total)
-    for lab in overlay_labels:                                  # words over the background, then the barks
-        idx = np.flatnonzero(labels == lab)
-        if len(idx): rows += _place_barks(audio, waves, idx, lab, rng, snrs_db, overlay_gap_s, min_background_dbfs, sr)
-    if with_barks: rows += _place_barks(audio, waves, bark_idx, bark_label, rng, snrs_db, bark_gap_s, min_background_dbfs, sr)
-    ev = pd.DataFrame(rows, columns=['start_s', 'end_s', 'label', 'clip', 'snr_target_db', 'snr_db'])
-    ev['kind'] = [kinds[int(i)] if pd.notna(i) else lab for i, lab in zip(ev['clip'], ev['label'])]
-    ev = ev.drop(columns='clip').sort_values('start_s', kind='stable').reset_index(drop=True)
-    picks = np.asarray(picks); t0 = np.arange(len(picks)) * hop / sr
-    clips = pd.DataFrame(dict(start_s=t0, end_s=np.minimum(t0 + clip / sr, n_total / sr), label=labels[picks],
-                              kind=kinds[picks]))
-    return Scene(name, np.clip(audio, -1, 1).astype(np.float32), ev, sr, clips, dataset=dataset)
-
 # %% ../nbs/24_stream.ipynb #1e234fb8
 def iter_scenes(waves, labels, p:StreamParams, kinds=None, n_bark:int=1, n_free:int=1, prefix:str='',
                 dataset:str='synthetic', overlay_labels=())->'Iterator[Scene]':
@@ -406,11 +276,6 @@ def iter_scenes(waves, labels, p:StreamParams, kinds=None, n_bark:int=1, n_free:
         yield build_scene(waves, labels, p.bark_label, with_barks=False, seed=p.seed + 1000 + i,
                           name=f'{prefix}bark_free_{i}', **kw)
 
-def _kinds(meta:pd.DataFrame)->np.ndarray|None:
-    "The `kind` column of a clip table (missing values: the clip's label), or None without one."
-    if 'kind' not in meta.columns: return None
-    k = meta['kind'].astype(object)
-    return np.where(k.isna() | (k.astype(str).str.strip() == ''), meta['label'], k).astype(str)
 
 # %% ../nbs/24_stream.ipynb #af7ec836
 def scenes_from_split(split:SplitData,   # the run's test split (Run.open_split('test'))
@@ -492,130 +357,6 @@ def load_recording(path, labels_path=None)->Scene:
         raise StreamError(f"{labels_path}: labels run to {ev.end_s.max():.1f} s but {path} lasts {len(x) / SAMPLE_RATE:.1f} s")
     ev['snr_target_db'] = ev['snr_db'] = np.nan
     return Scene(path.stem, x, ev)
-
-# %% ../nbs/24_stream.ipynb #742bffcf
-def _run_around(above:np.ndarray, d:int)->tuple:
-    "First and last step of the run of True in `above` that holds step `d`."
-    a, e = d, d
-    while a > 0 and above[a - 1]: a -= 1
-    while e + 1 < len(above) and above[e + 1]: e += 1
-    return a, e
-
-# %% ../nbs/24_stream.ipynb #c49562af
-def _runs_around(above:np.ndarray, d:np.ndarray)->tuple:
-    "`_run_around` for many steps at once: first and last steps of the runs of True holding each of `d`."
-    edge = np.diff(np.r_[0, above.astype(np.int8), 0])
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1
-    i = np.searchsorted(starts, d, side='right') - 1
-    return starts[i], ends[i]
-
-# %% ../nbs/24_stream.ipynb #972e49ff
-_EVENT_COLUMNS = ['step', 'start_s', 'end_s', 'decision_s', 'window_start_s', 'confidence']
-
-def events_from_scores(scores:np.ndarray,         # (n_steps, n_classes) model scores of a recording
-                       det_cfg:DetectorConfig,     # the detector settings (threshold, averaging, hop, ...)
-                       cfg:FeatureConfig,          # the front-end (with det_cfg.hop_ms: the time grid)
-                       duration_s:float|None=None, # clip event ends to this
-                       steps=None,                 # the recording's step index of each row (default 0, 1, ...)
-                      )->pd.DataFrame:
-    "Bark events (step, start_s, end_s, decision_s, window_start_s, confidence) of the firmware's post-processing."
-    grid = det_cfg.grid(cfg)
-    pp = postprocess(np.asarray(scores, dtype=np.float32), det_cfg)
-    det = np.flatnonzero(pp['is_bark'].to_numpy(bool))
-    if not len(det): return pd.DataFrame(columns=_EVENT_COLUMNS).astype({c: int if c == 'step' else float for c in _EVENT_COLUMNS})
-    above = pp['bark_score'].to_numpy(np.float32) >= det_cfg.confidence_threshold
-    k = det_cfg.average_window if det_cfg.enable_temporal_filter else 1
-    half_hop = grid.hop_samples / cfg.sample_rate / 2
-    steps = np.arange(len(above)) if steps is None else np.asarray(steps)
-    a, e = _runs_around(above, det)                           # the above-threshold run holding each detection
-    a, e, d = steps[a], steps[e], steps[det]
-    w0 = grid.start_s(np.maximum(0, d - k + 1))               # first sample the averaged score has seen
-    s0, s1 = np.maximum(w0, grid.centre_s(a - (k - 1) / 2) - half_hop), grid.centre_s(e - (k - 1) / 2) + half_hop
-    if duration_s is not None: s1 = np.minimum(s1, duration_s)
-    return pd.DataFrame(dict(step=d.astype(int), start_s=s0.astype(float), end_s=s1.astype(float),
-                             decision_s=grid.decision_s(d).astype(float), window_start_s=w0.astype(float),
-                             confidence=pp['confidence'].to_numpy()[det].astype(float)), columns=_EVENT_COLUMNS)
-
-# %% ../nbs/24_stream.ipynb #e4ab7be8
-_AT_REST_FIELDS = {'confidence_threshold', 'min_bark_duration_ms', 'enable_temporal_filter', 'average_window',
-                   'suppression_ms', 'hop_ms', 'bark_class', 'peak_window', 'vote_k', 'vote_n', 'enable_hysteresis',
-                   'off_threshold'}
-
-def _margins(det_cfg:DetectorConfig)->tuple:
-    "(pre, post): history steps a decision needs, and quiet steps after which the detector is at rest."
-    A = int(det_cfg.average_window) if det_cfg.enable_temporal_filter else 1
-    P, V = int(getattr(det_cfg, 'peak_window', 1)), int(getattr(det_cfg, 'vote_n', 1))
-    S = -(-int(det_cfg.suppression_ms) // int(det_cfg.hop_ms))
-    return P + A, P + A + V + S + det_cfg.min_steps + 2
-
-def _loud_stretches(b:np.ndarray, floor:float, pre:int, post:int)->list:
-    "[(a, e), ...]: the step ranges around every step with `b >= floor`, `pre` before and `post` after, merged."
-    idx = np.flatnonzero(b >= floor)
-    if not len(idx): return []
-    a, e = np.maximum(idx - pre, 0), np.minimum(idx + post + 1, len(b))
-    emax = np.maximum.accumulate(e); new = np.r_[True, a[1:] > emax[:-1]]
-    last = np.r_[np.flatnonzero(new)[1:] - 1, len(idx) - 1]
-    return list(zip(a[new].tolist(), emax[last].tolist()))
-
-# %% ../nbs/24_stream.ipynb #df621aae
-def sweep_events(scores:np.ndarray, det_cfg:DetectorConfig, cfg:FeatureConfig, duration_s:float|None=None)->pd.DataFrame:
-    "`events_from_scores`, run only on the stretches where the detector is not at rest (the same events)."
-    known = {f.name for f in fields(DetectorConfig)} <= _AT_REST_FIELDS
-    if not known or not len(scores): return events_from_scores(scores, det_cfg, cfg, duration_s)
-    floor = min(det_cfg.confidence_threshold, getattr(det_cfg, 'off_threshold', 1.0)) - 1e-4   # below: never above
-    scores, (pre, post) = np.asarray(scores, dtype=np.float32), _margins(det_cfg)
-    stretches = _loud_stretches(scores[:, det_cfg.bark_class], floor, pre, post)
-    if not stretches: return events_from_scores(scores[:0], det_cfg, cfg, duration_s)
-    gap = np.zeros((pre + 1, scores.shape[1]), np.float32)
-    g = lambda a: len(gap) if a > 0 else 0                     # no zeros before step 0: its history is its own
-    rows = np.concatenate([x for a, e in stretches for x in (np.full(g(a), -1), np.arange(a, e))])
-    joined = np.concatenate([np.concatenate([gap[:g(a)], scores[a:e]]) for a, e in stretches])
-    return events_from_scores(joined, det_cfg, cfg, duration_s, steps=rows)
-
-# %% ../nbs/24_stream.ipynb #b78c49cc
-def match_events(detections:pd.DataFrame,    # events_from_scores output (window_start_s or start_s, decision_s)
-                 barks:pd.DataFrame,          # true bark intervals (start_s, end_s)
-                 tolerance_s:float,           # how far (s) a detection's evidence may lie from a bark
-                )->tuple:
-    "Per bark: found, latency (s, NaN if missed); per detection: matched a bark."
-    ds = detections['window_start_s' if 'window_start_s' in detections else 'start_s'].to_numpy(float)
-    dd = detections['decision_s'].to_numpy(float)
-    b0 = barks['start_s'].to_numpy(float)[:, None]; b1 = barks['end_s'].to_numpy(float)[:, None]
-    hit = (ds[None] <= b1 + tolerance_s) & (dd[None] >= b0 - tolerance_s)      # (n_barks, n_detections): overlap
-    found = hit.any(1)
-    lat = np.where(hit, dd[None] - b0, np.inf).min(1, initial=np.inf); lat[~found] = np.nan
-    return found, lat, hit.any(0)
-
-# %% ../nbs/24_stream.ipynb #97a58d81
-def scene_metrics(detections:pd.DataFrame, scene:Scene, bark_label:str, tolerance_s:float)->dict:
-    "Barks, found barks, false alarms, bark-free seconds and latencies of one scene."
-    barks = scene.barks(bark_label)
-    found, lat, matched = match_events(detections, barks, tolerance_s)
-    iv = (np.sort(np.clip(np.stack([barks.start_s - tolerance_s, barks.end_s + tolerance_s], 1), 0, scene.duration), axis=0)
-          if len(barks) else np.zeros((0, 2)))
-    covered, end = 0.0, 0.0                                   # length of the union of the bark intervals ± tolerance
-    for a, e in iv:
-        a = max(a, end); covered += max(0.0, e - a); end = max(end, e)
-    return dict(scene=scene.name, n_barks=len(barks), n_found=int(found.sum()), n_false=int((~matched).sum()),
-                free_s=scene.duration - covered, latencies=lat[found].tolist())
-
-# %% ../nbs/24_stream.ipynb #728306ec
-def setting_metrics(scored:list,              # [(Scene, scores (n_steps, C)), ...]
-                    det_cfg:DetectorConfig,    # one detector setting
-                    cfg:FeatureConfig,         # the run's front-end
-                    bark_label:str,            # the bark class
-                    tolerance_s:float,         # match tolerance (s)
-                   )->dict:
-    "One detector setting over all scenes: barks, misses, false alarms per hour of bark-free audio, latency."
-    ms = [scene_metrics(sweep_events(s, det_cfg, cfg, sc.duration), sc, bark_label, tolerance_s) for sc, s in scored]
-    nb, nf, fa = (sum(m[c] for m in ms) for c in ('n_barks', 'n_found', 'n_false'))
-    hours = sum(m['free_s'] for m in ms) / 3600
-    lat = np.array([l for m in ms for l in m['latencies']])
-    return dict(n_barks=nb, n_missed=nb - nf, miss_rate=(nb - nf) / nb if nb else np.nan, n_false=fa, free_hours=hours,
-                fa_per_hour=fa / hours if hours > 0 else np.nan,
-                latency_mean_s=float(lat.mean()) if len(lat) else np.nan,
-                latency_median_s=float(np.median(lat)) if len(lat) else np.nan,
-                latency_p90_s=float(np.percentile(lat, 90)) if len(lat) else np.nan)
 
 # %% ../nbs/24_stream.ipynb #3e08f10d
 def parse_rule(text:str)->dict:

@@ -21,15 +21,19 @@ from .models import build_model, input_kind_for, model_summary, load_model, FAMI
 from .params import TrainParams, smoke_params
 from .run import Run, RunError, SPLITS, SplitData, FitDir, TrainRecord, Metrics
 from .data import build_dataset
+from .features import StreamGrid
+from .detector import DetectorConfig
+from .scenes import split_scenes, labelled_windows, scene_inputs, mine_windows, best_miss_rate
 
 # %% auto #0
-__all__ = ['TARGETS', 'MAX_MODEL_KB', 'TINY_VERSION', 'TrainError', 'write_shards', 'toy_features', 'check_values', 'TrainData',
-           'load_training_data', 'class_weights', 'apply_spec_augment', 'mixup', 'Augment', 'batch_loader',
-           'make_dataset', 'pipeline_throughput', 'make_loss', 'make_learning_rate', 'setup_devices', 'bark_index',
-           'evaluate_scores', 'target_table', 'plot_confusion', 'plot_history', 'plot_worst', 'LogLR', 'Throughput',
-           'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
+__all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'TrainError', 'write_shards', 'toy_features',
+           'check_values', 'TrainData', 'load_training_data', 'class_weights', 'apply_spec_augment', 'mixup', 'Augment',
+           'batch_loader', 'make_dataset', 'pipeline_throughput', 'make_loss', 'make_learning_rate', 'setup_devices',
+           'bark_index', 'evaluate_scores', 'target_table', 'plot_confusion', 'plot_history', 'plot_worst', 'LogLR',
+           'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
            'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
            'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
+           'SceneMaterial', 'scene_material', 'stream_check', 'mine_round', 'mining_rounds', 'mining_table',
            'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
@@ -602,6 +606,102 @@ def seeds_table(m:Metrics)->pd.DataFrame:
             for s in m.seeds]
     return pd.DataFrame(rows).set_index('seed').round(4)
 
+# %% ../nbs/20_train.ipynb #bc55dc70
+SELECT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)  # swept on validation scenes
+
+@dataclass
+class SceneMaterial:
+    "The scene data of the mining rounds: bark windows of training scenes, and the validation scenes with their inputs."
+    grid: StreamGrid
+    bark_x: np.ndarray      # bark windows of the training scenes
+    bark_y: np.ndarray
+    val: list               # [(Scene without audio, inputs (n_steps, ...)), ...]
+
+def _as_train_inputs(x:np.ndarray, kind:str)->np.ndarray:
+    "Scene windows in the dtype of the training split's inputs (int16 samples for waveform models)."
+    return (np.clip(x, -1, 1) * 32767).astype(np.int16) if kind == 'wave' else x.astype(np.float32)
+
+def scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
+    "Bark windows of `p.scene_minutes` of training scenes; `p.val_scene_minutes` of validation scenes, half with barks."
+    grid = StreamGrid.from_hop_ms(data.cfg, DetectorConfig().hop_ms)
+    bx, by = labelled_windows(split_scenes(data.train, p.bark_label, p.scene_minutes, True, p.seed + 500), grid,
+                              data.classes, p.bark_label, p.min_bark_fraction, data.kind, only=[p.bark_label])
+    half = p.val_scene_minutes / 2
+    val = [(sc.without_audio(), scene_inputs(sc.audio, grid, data.kind))
+           for w, s in ((True, 700), (False, 800)) for sc in split_scenes(data.val, p.bark_label, half, w, p.seed + s)]
+    return SceneMaterial(grid, _as_train_inputs(bx, data.kind), by, val)
+
+# %% ../nbs/20_train.ipynb #0abeed07
+def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
+    "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
+    bark = bark_index(data.classes, p.bark_label)
+    to_in = lambda x: _as_train_inputs(x, data.kind).astype(np.float32) / (32768 if data.kind == 'wave' else 1)
+    scored = [(sc, model.predict(to_in(x), batch_size=512, verbose=0)) for sc, x in sm.val]
+    det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
+    r = best_miss_rate(scored, det, data.cfg, data.classes[bark], SELECT_THRESHOLDS, p.select_fa_per_hour)
+    return {k: r[k] for k in ('threshold', 'n_barks', 'n_missed', 'miss_rate', 'n_false', 'free_hours', 'fa_per_hour',
+                              'within_budget')}
+
+# %% ../nbs/20_train.ipynb #6e97f540
+def mine_round(fd:FitDir, start:Path, data:TrainData, p:TrainParams, x:np.ndarray, y:np.ndarray, seed:int, k:int,
+               strategy, jit:bool)->FitResult:
+    "Round `k`: continue training the model at `start` on `(x, y)` for `p.mine_epochs` epochs into `fd`; its FitResult."
+    fd.root.mkdir(parents=True, exist_ok=True); fd.history.unlink(missing_ok=True)
+    seed_k = seed + 100 * k; keras.utils.set_random_seed(seed_k)
+    n_cls = len(data.classes)
+    aug = Augment(p.spec_augment, p.time_masks, p.time_mask_width, p.freq_masks, p.freq_mask_width, p.mixup_alpha)
+    ds = make_dataset(x, y, n_cls, p.batch_size, True, seed_k, class_weights(y, n_cls) if p.class_weighting else None, aug)
+    val_ds = make_dataset(data.inputs('val'), data.val.y, n_cls, p.batch_size)
+    with strategy.scope():
+        model = load_model(start)
+        model.compile(optimizer=keras.optimizers.AdamW(p.mine_learning_rate, weight_decay=p.weight_decay),
+                      loss=make_loss(p.loss, p.focal_gamma, p.label_smoothing),
+                      weighted_metrics=[keras.metrics.CategoricalAccuracy(name='accuracy')], jit_compile=jit)
+    thr = Throughput(len(y))
+    cbs = [keras.callbacks.TerminateOnNaN(), keras.callbacks.CSVLogger(str(fd.history)), thr]
+    if p.verbose: cbs.append(EpochLog(p.mine_epochs))
+    t0 = time.perf_counter()
+    model.fit(ds, validation_data=val_ds, epochs=p.mine_epochs, callbacks=cbs, verbose=0, shuffle=False)
+    fd.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    tmp = fd.checkpoint.with_name('.saving.keras'); model.save(tmp); tmp.replace(fd.checkpoint)   # Keras names by suffix
+    return finish_fit(fd, data, replace(p, epochs=p.mine_epochs), seed, 0, time.perf_counter() - t0, thr, float('nan'))
+
+# %% ../nbs/20_train.ipynb #2ce7c727
+def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
+    "`(chosen FitResult, rows)`: the clip model, then `p.mine_rounds` rounds of mining, each checked on validation scenes."
+    t0 = time.perf_counter(); sm = scene_material(data, p)
+    print(f"scenes: {len(sm.bark_y)} bark windows from {p.scene_minutes:g} min of training scenes, "
+          f"{sum(sc.duration for sc, _ in sm.val) / 60:.1f} min of validation scenes ({time.perf_counter() - t0:.1f} s)")
+    acc0 = float(first.history['val_accuracy'].iloc[first.best_epoch - 1])
+    rows, cands = [dict(round=0, mined=0, **stream_check(first.model, sm, data, p), val_accuracy=acc0)], [first]
+    mx = np.zeros((0, *data.inputs('train').shape[1:]), data.inputs('train').dtype); my = np.zeros(0, np.int64)
+    cur = first
+    for k in range(1, p.mine_rounds + 1):
+        free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
+        score = lambda x: cur.model.predict(x, batch_size=512, verbose=0)
+        x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
+        mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
+        X = np.concatenate([np.asarray(data.inputs('train')), sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])
+        prev = cur.history
+        cur = mine_round(first.fd.round(k), cur.fd.checkpoint, data, p, X, Y, first.seed, k, strategy, jit)
+        cur.history = pd.concat([prev, cur.history.assign(epoch=cur.history['epoch'] + len(prev))], ignore_index=True)
+        cur.test = evaluate_scores(data.test.y, cur.scores, data.classes, bark, p.threshold)
+        rows.append(dict(round=k, mined=len(y), **stream_check(cur.model, sm, data, p), val_accuracy=float(cur.history['val_accuracy'].iloc[-1]),
+                         windows_scored=seen, lowest_mined_score=float(s[-1]) if len(s) else float('nan')))
+        cands.append(cur)
+        r = rows[-1]; print(f"round {k}: {len(y)} windows mined of {seen} (bark score ≥ {r['lowest_mined_score']:.3f}); "
+                            f"validation scenes: {r['miss_rate']:.1%} of barks missed at {r['fa_per_hour']:.1f} FA/h (threshold {r['threshold']:g})")
+    pick = min(range(len(rows)), key=lambda i: (not rows[i]['within_budget'], rows[i]['miss_rate'], -rows[i]['val_accuracy']))
+    for i, r in enumerate(rows): r['selected'] = i == pick
+    return cands[pick], rows
+
+# %% ../nbs/20_train.ipynb #12329925
+def mining_table(m:Metrics)->pd.DataFrame:
+    "The mining rounds of a training (empty without): one row per candidate, the kept one marked."
+    cols = ['round', 'mined', 'threshold', 'miss_rate', 'fa_per_hour', 'n_barks', 'n_false', 'free_hours', 'val_accuracy', 'selected']
+    if not m.mining: return pd.DataFrame(columns=cols).set_index('round')
+    return pd.DataFrame(m.mining)[cols].set_index('round').round(4)
+
 # %% ../nbs/20_train.ipynb #2b04ac30
 def train_run(run:Run, p:TrainParams)->Metrics:
     "Train `p.n_seeds` models on `run`'s features, keep and evaluate the best; write `model/`; return Metrics."
@@ -613,9 +713,11 @@ def train_run(run:Run, p:TrainParams)->Metrics:
     bark = bark_index(data.classes, p.bark_label)
     t0 = time.perf_counter()
     fits = fit_seeds(run, p, data, bark, strategy, jit)
-    best = select_best(fits, p.monitor)
+    best, mining = select_best(fits, p.monitor), None
+    if p.mine_rounds > 0: best, mining = mining_rounds(run, best, data, p, bark, strategy, jit)
     save_selected(run, best, data)
     m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0)
+    m = replace(m, mining=mining)
     run.write_metrics(m)
     run.write_train_config(replace(rec, status='done', bark_index=bark, model=summary,
                                    selected_seed=best.seed))

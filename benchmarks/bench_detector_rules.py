@@ -51,7 +51,7 @@ def events(scores, det_cfg, grid):
 
 
 def evaluate(scored, det_cfg, grid, bark_label, tol):
-    from barkbook.stream import scene_metrics
+    from barkbook.scenes import scene_metrics
     ms = [scene_metrics(events(s, det_cfg, grid), sc, bark_label, tol) for sc, s in scored]
     nb, nf, fa = (sum(m[c] for m in ms) for c in ("n_barks", "n_found", "n_false"))
     lat = [l for m in ms for l in m["latencies"]]

@@ -60,7 +60,8 @@ def make_recording_16k(path: Path, hours: float) -> float:
 
 def child_detect(path: str, run_dir: str, mode: str) -> dict:
     "Detect barks in `path` in this process: streamed (detect_file) or whole-file (load, then score); time and memory."
-    from barkbook.stream import load_detector, detect_file, stream_scores, events_from_scores, BLOCK_S
+    from barkbook.stream import load_detector, detect_file, stream_scores, BLOCK_S
+    from barkbook.scenes import events_from_scores
     from barkbook.audio import load_audio
     det = load_detector(run_dir)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

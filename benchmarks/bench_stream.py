@@ -31,7 +31,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="6 minutes of audio, figures extrapolated to one hour")
     a = ap.parse_args(argv)
     if a.quick: a.minutes, a.naive_steps = 6.0, 100
-    from barkbook import stream
+    from barkbook import stream, scenes
     from barkbook.detector import DetectorConfig
     from barkbook.features import logmel, quantize_features
     from barkbook.params import StreamParams
@@ -47,7 +47,7 @@ def main(argv=None):
     grid = det.grid(cfg)
     sp = run.open_split("test")
     t0 = time.perf_counter()
-    sc = stream.build_scene(sp.wave, sp.meta["label"].astype(str).values, classes[det.bark_class], minutes=a.minutes, seed=0)
+    sc = scenes.build_scene(sp.wave, sp.meta["label"].astype(str).values, classes[det.bark_class], minutes=a.minutes, seed=0)
     build_s = time.perf_counter() - t0
     hours = sc.duration / 3600
 
@@ -68,7 +68,7 @@ def main(argv=None):
     settings = stream.detector_settings(det, p.thresholds, p.detector_rules)[::10]
     t0 = time.perf_counter()
     for _, dc in settings:      # the same metrics with the post-processing run over every step
-        stream.scene_metrics(stream.events_from_scores(scores, dc, cfg, sc.duration), sc, classes[det.bark_class], p.tolerance_s)
+        scenes.scene_metrics(scenes.events_from_scores(scores, dc, cfg, sc.duration), sc, classes[det.bark_class], p.tolerance_s)
     full_s = (time.perf_counter() - t0) * len(table) / len(settings)
 
     t0 = time.perf_counter()

@@ -68,7 +68,7 @@ def main(argv=None):
         for family in ("cnn", "dscnn"):
             t0 = time.perf_counter()
             m = train_run(run_on(src.features_dir, Path(tmp) / family),
-                          TrainParams(family=family, epochs=epochs, batch_size=a.batch_size, patience=100, verbose=0))
+                          TrainParams(family=family, epochs=epochs, batch_size=a.batch_size, patience=100, verbose=0, mine_rounds=0))
             rows.append(dict(what=f"training {family} ({m.model['params']:,} params, {m.model['macs'] / 1e6:.1f} M MACs)",
                              examples=n, examples_per_s=round(m.throughput["train_examples_per_s"]),
                              pipeline_alone=round(m.throughput["pipeline_examples_per_s"]),

@@ -72,7 +72,7 @@ def signals(shipped, tmp_path_factory):
     from barkbook.run import Run
     from barkbook.train import tiny_run
     from barkbook.audio import read_audio
-    from barkbook.stream import build_scene
+    from barkbook.scenes import build_scene
     run = Run(tiny_run())
     m = run.read_manifest()
     test = m[m.split == "test"]

@@ -16,7 +16,7 @@ from barkbook.detector import DetectorConfig
 from barkbook.features import FeatureConfig, logmel, quantize_features
 from barkbook.params import StreamParams
 from barkbook.run import Run
-from barkbook import stream
+from barkbook import scenes, stream
 
 CLASSES = ['dog_bark', 'ambient']
 Z0_DB = -57.0   # mean log-mel level (dB) at which the loudness model says P(bark) = 0.5
@@ -97,23 +97,23 @@ def test_float_tflite_streams_too(loud, tmp_path):
 def test_barks_detected_at_known_times(loud):
     "A scene with barks at known times gives one detection per bark, starting within the tolerance, and no other."
     w, lab = _toy_clips()
-    sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3)
+    sc = scenes.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3)
     barks = sc.barks('dog_bark'); assert len(barks) >= 6
     det = DetectorConfig(confidence_threshold=0.5, average_window=1, min_bark_duration_ms=240)
-    ev = stream.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg, sc.duration)
+    ev = scenes.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg, sc.duration)
     assert len(ev) == len(barks)
     for (b0, b1), (e0, dec) in zip(barks[['start_s', 'end_s']].values, ev[['start_s', 'decision_s']].values):
         assert b0 - 0.5 <= e0 <= b1 + 0.5, (b0, e0)
         assert b0 < dec <= b1 + 1.0                             # reported after the bark starts, within a window
-    m = stream.scene_metrics(ev, sc, 'dog_bark', 0.5)
+    m = scenes.scene_metrics(ev, sc, 'dog_bark', 0.5)
     assert (m['n_found'], m['n_false']) == (len(barks), 0)
 
 def test_bark_free_audio_gives_no_detection(loud):
     "Bark-free audio: no detection at a strict threshold (and the same model does fire on a bark, see above)."
     w, lab = _toy_clips()
-    sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, with_barks=False, seed=4)
+    sc = scenes.build_scene(w, lab, 'dog_bark', minutes=1.0, with_barks=False, seed=4)
     det = DetectorConfig(confidence_threshold=0.9, average_window=3)
-    assert len(stream.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg)) == 0
+    assert len(scenes.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg)) == 0
 
 def test_operating_point_satisfies_its_rule(loud_run):
     "evaluate_run ships a point that satisfies the rule on the scenes it was chosen on, to JSON and header."
@@ -127,7 +127,7 @@ def test_operating_point_satisfies_its_rule(loud_run):
     assert ch.miss_rate == t[t.fa_per_hour <= 0].miss_rate.min()    # fewest misses among the allowed settings
     det = loud_run.read_detector_config()                           # re-measure the shipped config: same numbers
     assert (det.confidence_threshold, f'average_window={det.average_window}') == (ch.threshold, ch.rule)
-    ms = [stream.scene_metrics(stream.events_from_scores(s, det, res.cfg, sc.duration), sc, 'dog_bark', 0.5) for sc, s in res.scored]
+    ms = [scenes.scene_metrics(scenes.events_from_scores(s, det, res.cfg, sc.duration), sc, 'dog_bark', 0.5) for sc, s in res.scored]
     assert sum(m['n_false'] for m in ms) == 0 and sum(m['n_barks'] - m['n_found'] for m in ms) == ch.n_missed
     for p in (loud_run.root/'firmware', fw):
         assert f'{det.confidence_threshold:g}' in (p/'lib/bark_detector/detector_config.h').read_text()
@@ -144,12 +144,12 @@ def test_impossible_rule_is_reported(loud_run):
 def test_detect_file(loud_run, tmp_path):
     "detect_file finds the barks of a saved scene; corrupt, too-short and missing files raise errors naming them."
     w, lab = _toy_clips()
-    sc = stream.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=5)
+    sc = scenes.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=5)
     p = save_wav(tmp_path/'garden.wav', sc.audio)
     loud_run.write_detector_config(DetectorConfig(confidence_threshold=0.5, average_window=1))   # the shipped point
     ev = stream.detect_file(loud_run, p)
     assert list(ev.columns) == ['start_s', 'end_s', 'confidence'] and (ev.end_s > ev.start_s).all()
-    found, _, matched = stream.match_events(ev.assign(decision_s=ev.start_s), sc.barks('dog_bark'), 0.5)
+    found, _, matched = scenes.match_events(ev.assign(decision_s=ev.start_s), sc.barks('dog_bark'), 0.5)
     assert found.all() and matched.all()
     save_wav(tmp_path/'short.wav', sc.audio[:12000])
     with pytest.raises(AudioError, match=r'short\.wav: too short: 0\.75 s'): stream.detect_file(loud_run, tmp_path/'short.wav')
@@ -179,7 +179,7 @@ def test_detect_file_scores_and_reads_on_the_shipped_hop(loud_run, tmp_path):
 def test_user_recording_with_labels(loud_run, tmp_path):
     "A user's long recording with an Audacity label file is evaluated like a generated scene."
     w, lab = _toy_clips()
-    sc = stream.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), seed=6)
+    sc = scenes.build_scene(w, lab, 'dog_bark', minutes=0.5, snrs_db=(30,), seed=6)
     save_wav(tmp_path/'yard.wav', sc.audio)
     (tmp_path/'yard.txt').write_text(''.join(f'{r.start_s:.3f}\t{r.end_s:.3f}\tdog_bark\n' for r in sc.barks('dog_bark').itertuples()))
     res = stream.evaluate_run(loud_run, _params(scene_minutes=0.5, n_bark_scenes=0, recordings=[str(tmp_path/'yard.wav')],
@@ -192,7 +192,7 @@ def test_user_recording_with_labels(loud_run, tmp_path):
 def _long_scene(seconds=75.0, seed=9):
     "A recording longer than two log-mel segments (31.4 s each) with barks spread over it."
     w, lab = _toy_clips()
-    return stream.build_scene(w, lab, 'dog_bark', minutes=seconds / 60, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=seed)
+    return scenes.build_scene(w, lab, 'dog_bark', minutes=seconds / 60, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=seed)
 
 def test_block_streamed_detection_equals_whole_file(loud, tmp_path):
     """detect_file reads and scores a file block by block; its scores and events are exactly (bit for bit) those of
@@ -201,7 +201,7 @@ def test_block_streamed_detection_equals_whole_file(loud, tmp_path):
     x = stream.load_audio(p)
     whole = stream.stream_scores(loud.model, x, loud.grid)
     det = DetectorConfig(confidence_threshold=0.5, average_window=2)
-    ref = stream.events_from_scores(whole, det, loud.cfg, len(x) / 16000)[['start_s', 'end_s', 'confidence']]
+    ref = scenes.events_from_scores(whole, det, loud.cfg, len(x) / 16000)[['start_s', 'end_s', 'confidence']]
     assert len(ref) >= 8
     d = stream.Detector(loud.model, loud.cfg, loud.classes, det)
     for block_s in (0.37, 4.0, 31.4, 1000.0):
@@ -240,7 +240,7 @@ def test_confidence_intervals_and_kinds(loud):
     assert stream.fa_rate_ci(0, 5.0)[0] == 0 and abs(stream.fa_rate_ci(0, 5.0)[1] - 0.7378) < 1e-3
     w, lab = _toy_clips()
     kinds = np.array(['yap', 'woof'] * 4 + ['fan'] * 8)
-    sc = stream.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3, kinds=kinds)
+    sc = scenes.build_scene(w, lab, 'dog_bark', minutes=1.0, snrs_db=(30,), bark_gap_s=(3.0, 6.0), seed=3, kinds=kinds)
     det = DetectorConfig(confidence_threshold=0.5, average_window=1)
     bd = stream.breakdown([(sc, stream.stream_scores(loud.model, sc.audio, loud.grid))], det, loud.cfg, 'dog_bark', 0.5)
     assert set(bd.by_kind.kind) <= {'yap', 'woof'} and bd.by_kind.n_barks.sum() == len(sc.barks('dog_bark'))

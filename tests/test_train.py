@@ -27,7 +27,7 @@ _CHILD = """
     from barkbook.run import Run
     from barkbook.train import train_run
     train_run(Run(sys.argv[1]), TrainParams(family='cnn', epochs=int(sys.argv[2]), batch_size=32, patience=100,
-                                            threads=1, verbose=2))
+                                            threads=1, verbose=2, mine_rounds=0))
 """
 
 
@@ -68,7 +68,7 @@ def test_two_logical_cpu_devices_mirrored(tmp_path):
         from barkbook.params import TrainParams
         from barkbook.run import Run
         from barkbook.train import train_run
-        m = train_run(Run(sys.argv[1]), TrainParams(family='cnn', epochs=1, batch_size=16, strategy='mirrored', verbose=0))
+        m = train_run(Run(sys.argv[1]), TrainParams(family='cnn', epochs=1, batch_size=16, strategy='mirrored', verbose=0, mine_rounds=0))
         print('REPLICAS', m.n_replicas, m.test['n'])
     """
     out, _ = _python(code, tmp_path).communicate(timeout=300)
@@ -76,11 +76,14 @@ def test_two_logical_cpu_devices_mirrored(tmp_path):
 
 
 def test_raw_waveform_family(tmp_path):
+    "A waveform model trains, and its mining round cuts sample windows from the scenes (not log-mels)."
     run = toy_features(Run(tmp_path), n=(32, 8, 8))
-    train_run(run, TrainParams(family='raw1d', width=0.5, epochs=1, batch_size=16, verbose=0))
+    m = train_run(run, TrainParams(family='raw1d', width=0.5, epochs=1, batch_size=16, verbose=0, scene_minutes=0.5,
+                                   mine_minutes=0.5, mine_top=8, mine_epochs=1, val_scene_minutes=1.0))
     tc = run.read_train_config()
     assert tc.input_kind == 'wave' and tc.input_shape == [16000] and tc.status == 'done'
     assert run.read_test_scores().shape == (8, 4)
+    assert [r['round'] for r in m.mining] == [0, 1] and m.mining[1]['mined'] == 8
 
 
 @pytest.mark.slow   # make test-all: keeps make test under 15 minutes

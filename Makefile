@@ -23,11 +23,12 @@ $(STAMP): pyproject.toml
 pipeline: $(STAMP)
 	$(BIN)/barkbook run --name default -p firmware_dir firmware
 
+# Two pytest-xdist workers: most tests wait on a subprocess (a kernel, g++, Chromium) for much of their time.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --durations=15 tests
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15 --runslow tests
+	$(BIN)/python -m pytest -q -n 2 --durations=15 --runslow tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

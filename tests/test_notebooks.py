@@ -1,7 +1,7 @@
 """Notebooks are the source: every lesson notebook runs under nbdev-test, lessons import only lower-numbered lessons,
 and export/clean leave no diff. The pipeline notebooks 01-04 are reports, run by tests/test_pipeline.py through
 papermill with configs/smoke.yaml, never by nbdev-test with their real (full-size) defaults."""
-import ast, json, os, re, subprocess, sys
+import ast, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -12,11 +12,11 @@ ALL = sorted(p.name for p in (ROOT / "nbs").glob("*.ipynb"))
 LESSONS = [n for n in ALL if not PIPELINE.match(n)]     # 10-28 and index
 
 
-def _run(cmd, in_test=True, **kw):
+def _run(cmd, in_test=True, cwd=ROOT, **kw):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
     if in_test: env["IN_TEST"] = "1"
     else: env.pop("IN_TEST", None)      # nbdev-export does nothing when IN_TEST is set
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, **kw)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
 
 
 @pytest.mark.parametrize("nb", LESSONS)
@@ -75,20 +75,21 @@ def test_lessons_import_only_earlier_lessons():
     assert not bad, "\n".join(bad)
 
 
-def _snapshot(folder):
-    return {p.relative_to(ROOT): p.read_bytes() for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+def _snapshot(base, folder):
+    return {p.relative_to(base): p.read_bytes() for p in (base / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
-def test_export_and_clean_leave_no_diff():
-    "The library is exactly what nbdev-export writes, and the notebooks are clean."
-    before = {**_snapshot("barkbook"), **_snapshot("nbs")}
-    try:
-        for cmd in ("nbdev-export", "nbdev-clean"):
-            r = _run([str(BIN / cmd)], in_test=False, timeout=300)
-            assert r.returncode == 0, r.stderr
-        after = {**_snapshot("barkbook"), **_snapshot("nbs")}
-        changed = sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p))
-        assert not changed, f"nbdev-export/nbdev-clean changed: {changed}"
-    finally:
-        for p, data in before.items():   # leave the checkout as it was
-            if not (ROOT / p).exists() or (ROOT / p).read_bytes() != data: (ROOT / p).write_bytes(data)
+def test_export_and_clean_leave_no_diff(tmp_path):
+    "The library is exactly what nbdev-export writes, and the notebooks are clean (checked on a copy: the checkout is never written)."
+    copy = tmp_path / "project"
+    for name in ("pyproject.toml", "nbs", "barkbook"):
+        src = ROOT / name
+        if src.is_dir(): shutil.copytree(src, copy / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        else: copy.mkdir(exist_ok=True); shutil.copy2(src, copy / name)
+    before = {**_snapshot(copy, "barkbook"), **_snapshot(copy, "nbs")}
+    for cmd in ("nbdev-export", "nbdev-clean"):
+        r = _run([str(BIN / cmd)], in_test=False, timeout=300, cwd=copy)
+        assert r.returncode == 0, r.stderr
+    after = {**_snapshot(copy, "barkbook"), **_snapshot(copy, "nbs")}
+    changed = sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p))
+    assert not changed, f"nbdev-export/nbdev-clean changed: {changed}"

@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_stream.ipynb #b01f888e
 from __future__ import annotations
-import json, math, os, re, time, warnings
+import json, math, os, re, shutil, time, warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 import numpy as np
@@ -710,6 +710,7 @@ def evaluate_run(run:Run,               # the run: features and the int8 model i
     base = DetectorConfig(min_bark_duration_ms=int(p.min_bark_duration_ms), suppression_ms=int(p.suppression_ms),
                           bark_class=det.classes.index(p.bark_label))
     detector_settings(base, p.thresholds, p.detector_rules)                                   # bad rules: before any work
+    shutil.rmtree(run.stream_path('scenes'), ignore_errors=True)   # stream/scenes/ holds this evaluation's scenes or none
     save = (lambda sc: save_scene(run, sc)) if p.save_scenes else None
     ss = score_scenes(det, evaluation_scenes(run, p), base.grid(det.cfg), p.bark_label, save)  # 1, 2
     groups, t = by_dataset(ss.scored), time.perf_counter()

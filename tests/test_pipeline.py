@@ -187,7 +187,8 @@ EPOCH = re.compile(r"epoch\s+\d+/\d+.*loss.*acc.*\d+(\.\d+)?\s*s", re.I)
 
 def test_training_progress_is_shown_and_logged(run):
     "One line per epoch (loss, accuracy, elapsed time) on the console while 02 runs, and in 02's log."
-    epochs = load_config(SMOKE)["02_train"]["epochs"]
+    s, tp = load_config(SMOKE)["02_train"], TrainParams()
+    epochs = s["epochs"] + s.get("mine_rounds", tp.mine_rounds) * s.get("mine_epochs", tp.mine_epochs)   # + mining rounds
     err = run["stderr"].split("[2/4] 02_train", 1)[1].split("[3/4]", 1)[0]
     shown = [l for l in err.splitlines() if EPOCH.search(l)]
     assert 1 <= len(shown) <= epochs, err[-3000:]

@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""What false-alarm mining does, paired over training seeds: the clip model and the model after the mining rounds
+of the same training, on the test scenes (missed barks at <= 1 false alarm per hour, 5 h bark-free) and on a
+labelled real set (clip accuracy, bark precision/recall/AP).
+
+Each seed trains the default recipe (barkbook.params.TrainParams, `--train k=v` overrides) on the features of a
+built run (default runs/default), in runs/_mining/s<seed>/ (data and features linked). Both candidates are the
+float Keras models (the int8 model follows within ~1 %), scored with the detector without averaging over
+thresholds 0.3 ... 0.995 on the run's test split (04_stream's scenes: StreamParams defaults).
+
+    python benchmarks/bench_mining.py --real PATH [--run runs/default] [--seeds 0 1 2] [--train k=v ...]
+
+Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json.
+"""
+import argparse, json, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def linked_run(src, dst):
+    "A run folder sharing `src`'s data and features (symlinks)."
+    from barkbook.run import Run
+    dst.mkdir(parents=True, exist_ok=True)
+    for d in ('data', 'features'):
+        if not (dst/d).exists(): (dst/d).symlink_to((src/d).resolve(), target_is_directory=True)
+    return Run(dst)
+
+def real_figures(run, keras_file, real):
+    "Clip figures of one Keras checkpoint on the real set (a view of the run with that model)."
+    from barkbook.evaluate import evaluate
+    with tempfile.TemporaryDirectory() as d:
+        view = linked_run(run.root, Path(d)/'view')
+        view.keras_path.parent.mkdir(parents=True); view.keras_path.symlink_to(Path(keras_file).resolve())
+        e = evaluate(view, real, kind='float').metrics
+    return {k: e[k] for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap')}
+
+def scene_figures(run, model, p):
+    "Missed barks at <= 1 FA/h on the test scenes (float model, detector without averaging)."
+    from barkbook.detector import DetectorConfig
+    from barkbook.features import StreamGrid
+    from barkbook.scenes import scene_inputs, best_miss_rate
+    from barkbook.stream import scenes_from_split
+    from barkbook.train import SELECT_THRESHOLDS
+    cfg, classes = run.read_feature_config(), run.read_classes()
+    grid = StreamGrid.from_hop_ms(cfg, DetectorConfig().hop_ms)
+    scored = [(sc.without_audio(), model.predict(scene_inputs(sc.audio, grid), batch_size=512, verbose=0))
+              for sc in scenes_from_split(run.open_split('test'), p)]
+    det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
+    r = best_miss_rate(scored, det, cfg, p.bark_label, SELECT_THRESHOLDS, 1.0, p.tolerance_s)
+    return {k: r[k] for k in ('threshold', 'miss_rate', 'fa_per_hour', 'n_barks', 'free_hours')}
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--real', required=True, help='labelled real set: class sub-folders or a manifest')
+    ap.add_argument('--run', default=str(ROOT/'runs'/'default'), help='a run with data and features')
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    ap.add_argument('--train', nargs='*', default=[], metavar='KEY=VALUE')
+    ap.add_argument('--runs-dir', default=str(ROOT/'runs'/'_mining'))
+    a = ap.parse_args(argv)
+    from barkbook.models import load_model
+    from barkbook.params import StreamParams, TrainParams
+    from barkbook.train import train_run
+    over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
+    rows, out = [], ROOT/'benchmarks'/'results'/'mining.json'
+    for s in a.seeds:
+        run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
+        t0 = time.perf_counter()
+        m = train_run(run, TrainParams.from_overrides(dict(over, seed=s, verbose=0)))
+        train_s = time.perf_counter() - t0
+        pick = next(r['round'] for r in m.mining if r['selected'])
+        fd = run.fit_dir()
+        cands = {'clip model': fd.checkpoint, 'after mining': fd.round(len(m.mining) - 1).checkpoint}
+        row = dict(seed=s, train_s=round(train_s, 1), selected_round=pick, validation=m.mining)
+        for name, f in cands.items():
+            row[name] = dict(real=real_figures(run, f, a.real), scenes=scene_figures(run, load_model(f), StreamParams()))
+            print(f"seed {s} {name}: {row[name]}", flush=True)
+        rows.append(row)
+        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), train=over, seeds=rows), indent=1))
+    print('\n| candidate | seeds | scenes: missed at <= 1 FA/h | real acc | bark precision | bark recall | bark AP |\n|---|---|---|---|---|---|---|')
+    for name in ('clip model', 'after mining'):
+        f = lambda g, k: np.array([r[name][g][k] for r in rows], float)
+        ms = f('scenes', 'miss_rate')
+        print(f"| {name} | {len(rows)} | {ms.mean():.3f} ± {ms.std(ddof=1) if len(ms) > 1 else 0:.3f} (worst {ms.max():.3f}) | "
+              + ' | '.join(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (worst {v.min():.3f})"
+                           for v in (f('real', k) for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap'))) + ' |')
+    print(f"\nSaved {out.relative_to(ROOT)}")
+
+if __name__ == '__main__':
+    sys.exit(main())

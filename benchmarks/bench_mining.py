@@ -12,7 +12,7 @@ thresholds 0.3 ... 0.995 on the run's test split (04_stream's scenes: StreamPara
 
 Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json.
 """
-import argparse, json, sys, tempfile, time
+import argparse, json, sys, tempfile
 from pathlib import Path
 import numpy as np
 import yaml
@@ -33,6 +33,7 @@ def real_figures(run, keras_file, real):
     with tempfile.TemporaryDirectory() as d:
         view = linked_run(run.root, Path(d)/'view')
         view.keras_path.parent.mkdir(parents=True); view.keras_path.symlink_to(Path(keras_file).resolve())
+        view.train_config_path.symlink_to(run.train_config_path.resolve())
         e = evaluate(view, real, kind='float').metrics
     return {k: e[k] for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap')}
 
@@ -66,9 +67,10 @@ def main(argv=None):
     rows, out = [], ROOT/'benchmarks'/'results'/'mining.json'
     for s in a.seeds:
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
-        t0 = time.perf_counter()
-        m = train_run(run, TrainParams.from_overrides(dict(over, seed=s, verbose=0)))
-        train_s = time.perf_counter() - t0
+        p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
+        done = run.train_config_path.exists() and run.read_train_config().status == 'done' and run.read_train_config().params == p.to_dict()
+        m = run.read_metrics() if done else train_run(run, p)     # a seed trained before with these parameters is reused
+        train_s = m.train_seconds
         pick = next(r['round'] for r in m.mining if r['selected'])
         fd = run.fit_dir()
         cands = {'clip model': fd.checkpoint, 'after mining': fd.round(len(m.mining) - 1).checkpoint}

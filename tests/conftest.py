@@ -15,10 +15,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes; run by `make test-all` / `make bench`")
 
 def pytest_collection_modifyitems(config, items):
-    # pytest-xdist (`make test`: -n 2 --dist loadgroup): a test file's tests share one worker, so each module-scoped
-    # fixture (a whole smoke pipeline, a firmware build) is made once; the lesson notebooks spread over both workers.
-    for item in items:
-        if item.path.name != "test_notebooks.py": item.add_marker(pytest.mark.xdist_group(item.path.stem))
     if config.getoption("--runslow"): return
     skip = pytest.mark.skip(reason="slow: run with --runslow (make test-all)")
     for item in items:

@@ -86,6 +86,12 @@ def step_running(rd, step):
     return f
 
 
+def loky_workers(pid, n):
+    "The loky worker processes under `pid` once there are `n` of them (its resource tracker is not a worker), else None."
+    w = {k: v for k, v in descendants(pid).items() if "loky" in v[1] and "resource_tracker" not in v[1]}
+    return w if len(w) >= n else None
+
+
 def temporaries(*folders):
     return [p for f in folders for p in stale_temporaries(f)]
 
@@ -104,8 +110,7 @@ def test_kill_during_01_lock_orphans_interrupted(tmp_path):
             second = barkbook(*args, timeout=120)                               # same name, while the first runs
             assert second.returncode != 0
             assert f"run 'k' is already running (pid {p.pid}, started" in second.stderr, second.stderr[-2000:]
-            workers = wait_for(lambda: {k: v for k, v in descendants(p.pid).items() if "loky" in v[1]}, 180,
-                               "loky workers in step 01", p)
+            workers = wait_for(lambda: loky_workers(p.pid, 2), 180, "two loky workers in step 01", p)
             time.sleep(1.0)                                   # let them write clips (temporaries in flight)
             procs = descendants(p.pid)
         finally:

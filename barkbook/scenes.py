@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_scenes.ipynb #5d0d6527
 from __future__ import annotations
-import math
+import math, re
 from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
@@ -15,13 +15,14 @@ from .detector import DetectorConfig, postprocess
 from .run import SplitData
 
 # %% auto #0
-__all__ = ['tw', 'tl', 'SceneError', 'Scene', 'toy_clips', 'build_scene', 'events_from_scores', 'sweep_events', 'match_events',
-           'scene_metrics', 'setting_metrics', 'event_fraction', 'window_labels', 'scene_inputs', 'split_scenes',
-           'labelled_windows', 'grid_input_shape', 'mine_windows', 'best_miss_rate']
+__all__ = ['StreamError', 'Scene', 'toy_clips', 'build_scene', 'events_from_scores', 'sweep_events', 'match_events',
+           'scene_metrics', 'setting_metrics', 'parse_rule', 'detector_settings', 'sweep', 'choose_operating_point',
+           'event_fraction', 'window_labels', 'scene_inputs', 'split_scenes', 'labelled_windows', 'grid_input_shape',
+           'mine_windows']
 
 # %% ../nbs/18_scenes.ipynb #d1218ee1
-class SceneError(BarkbookError):
-    "A scene that cannot be built or cut: no clips of a class, shapes that disagree."
+class StreamError(BarkbookError):
+    "Long-audio evaluation that cannot run: missing run files, bad label files, too-short audio, bad rules."
 
 # %% ../nbs/18_scenes.ipynb #eed72166
 @dataclass
@@ -62,8 +63,6 @@ def toy_clips(n=6, sr=16000, seed=0):
     w[:n, int(0.4 * sr):int(0.7 * sr)] = r.standard_normal((n, int(0.3 * sr))) * 0.3
     w[n:] = r.standard_normal((n, sr)) * 0.003
     return w, np.array(['dog_bark'] * n + ['ambient'] * n)
-
-tw, tl = toy_clips()
 
 # %% ../nbs/18_scenes.ipynb #87dc136b
 def _clip(waves:np.ndarray, i:int)->np.ndarray:
@@ -142,11 +141,11 @@ def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
     waves = np.asarray(waves); labels = np.asarray(labels).astype(str)
     kinds = labels if kinds is None else np.asarray(kinds).astype(str)
     if waves.ndim != 2 or len(waves) != len(labels) or len(kinds) != len(labels):
-        raise SceneError(f"need waves (N, n), N labels and N kinds, got {waves.shape}, {len(labels)}, {len(kinds)}")
+        raise StreamError(f"need waves (N, n), N labels and N kinds, got {waves.shape}, {len(labels)}, {len(kinds)}")
     over = np.isin(labels, list(overlay_labels))
     bg_idx = np.flatnonzero((labels != bark_label) & ~over); bark_idx = np.flatnonzero(labels == bark_label)
-    if not len(bg_idx): raise SceneError("no background (non-bark) clips to build a scene from")
-    if with_barks and not len(bark_idx): raise SceneError(f"no {bark_label!r} clips to place in the scene")
+    if not len(bg_idx): raise StreamError("no background (non-bark) clips to build a scene from")
+    if with_barks and not len(bark_idx): raise StreamError(f"no {bark_label!r} clips to place in the scene")
     clip = waves.shape[1]; n_total = int(round(minutes * 60 * sr))
     ov = max(1, min(int(crossfade_ms * sr / 1000), clip // 2)); hop = clip - ov
     n_clips = max(1, int(math.ceil((n_total - ov) / hop)))
@@ -295,6 +294,67 @@ def setting_metrics(scored:list,              # [(Scene, scores (n_steps, C)), .
                 latency_median_s=float(np.median(lat)) if len(lat) else np.nan,
                 latency_p90_s=float(np.percentile(lat, 90)) if len(lat) else np.nan)
 
+# %% ../nbs/18_scenes.ipynb #3e08f10d
+def parse_rule(text:str)->dict:
+    "`'field:value,...'` → {field: value} of DetectorConfig fields, each value of its field's type."
+    types = {f.name: type(f.default) for f in fields(DetectorConfig)}
+    out = {}
+    for part in [t.strip() for t in str(text).split(',') if t.strip() and t.strip() != 'default']:
+        k, sep, v = (re.split(r'\s*([:=])\s*', part, maxsplit=1) + ['', ''])[:3]     # 'field:value' or 'field=value'
+        if not sep or k not in types or k == 'confidence_threshold':
+            raise StreamError(f"detector rule {text!r}: {part!r} is not 'field:value' of a DetectorConfig field "
+                              f"(one of {', '.join(t for t in types if t != 'confidence_threshold')})")
+        try: out[k] = (v.lower() in ('1', 'true', 'yes')) if types[k] is bool else types[k](float(v) if types[k] is int else v)
+        except ValueError: raise StreamError(f"detector rule {text!r}: {k}={v!r} is not a {types[k].__name__}") from None
+    if 'average_window' in out and 'enable_temporal_filter' not in out:
+        out['enable_temporal_filter'] = out['average_window'] > 1
+    return out
+
+# %% ../nbs/18_scenes.ipynb #84e9df28
+def detector_settings(base_det_cfg:DetectorConfig, thresholds, rules)->list:
+    "`[(rule, det_cfg), ...]`: every threshold with every rule the detector accepts."
+    out = []
+    for rule in rules:
+        kw = parse_rule(rule)
+        for th in thresholds:
+            try: out.append((rule, replace(base_det_cfg, confidence_threshold=float(th), **kw)))
+            except BarkbookError: pass                         # e.g. an off threshold above this threshold
+    if not out: raise StreamError(f"no valid detector setting in thresholds {list(thresholds)} x rules {list(rules)}")
+    return out
+
+# %% ../nbs/18_scenes.ipynb #7d15fb64
+def sweep(scored:list,                    # [(Scene, scores (n_steps, C)), ...]
+          base_det_cfg:DetectorConfig,    # everything not swept
+          cfg:FeatureConfig,              # the run's front-end
+          thresholds,                     # confidence thresholds swept
+          rules,                          # detector rules swept ('field:value,...', see parse_rule)
+          bark_label:str,                 # the bark class
+          tolerance_s:float,              # match tolerance (s)
+         )->pd.DataFrame:
+    "One row per (rule, threshold): false alarms per hour, miss rate, latency over all scenes."
+    return pd.DataFrame([dict(rule=rule, threshold=float(dc.confidence_threshold),
+                              **setting_metrics(scored, dc, cfg, bark_label, tolerance_s))
+                         for rule, dc in detector_settings(base_det_cfg, thresholds, rules)])
+
+# %% ../nbs/18_scenes.ipynb #5fe3f497
+_RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
+
+def choose_operating_point(table:pd.DataFrame,  # sweep output
+                           rule:str,             # 'fa_per_hour<=X' or 'miss_rate<=X'
+                          )->tuple:
+    "The chosen sweep row (a Series) and whether it satisfies `rule`."
+    m = _RULE.match(str(rule))
+    if not m: raise StreamError(f"operating-point rule {rule!r} is not 'fa_per_hour<=X' or 'miss_rate<=X'")
+    if not len(table): raise StreamError("empty sweep table")
+    bound_col, limit = m.group(1), float(m.group(2))
+    goal = 'miss_rate' if bound_col == 'fa_per_hour' else 'fa_per_hour'
+    t = table.fillna({'miss_rate': 0.0, 'fa_per_hour': 0.0, 'latency_mean_s': np.inf})
+    ok = t[t[bound_col] <= limit + 1e-12]
+    order = ['latency_mean_s', 'threshold']; asc = [True, False]          # then the sweep's order (stable)
+    if len(ok): best = ok.sort_values([goal] + order, ascending=[True] + asc, kind='stable').iloc[0]
+    else: best = t.sort_values([bound_col, goal] + order, ascending=[True, True] + asc, kind='stable').iloc[0]
+    return table.loc[best.name], bool(len(ok))
+
 # %% ../nbs/18_scenes.ipynb #caf7b2cc
 def event_fraction(starts:np.ndarray,     # start time (s) of each window
                    window_s:float,         # window length (s)
@@ -314,7 +374,7 @@ def window_labels(sc:Scene,              # a generated scene (with its backgroun
                   min_bark_fraction:float=0.5, # share of a bark a window must hold to be a bark window
                  )->tuple:
     "`(labels, keep)` of the first `n` windows of `sc`: bark by overlap, left out for a sliver, else the sound at the centre."
-    if sc.clips is None: raise SceneError(f"scene {sc.name!r} has no background clips table: only generated scenes can be cut")
+    if sc.clips is None: raise StreamError(f"scene {sc.name!r} has no background clips table: only generated scenes can be cut")
     st = grid.start_s(np.arange(n)); centre = st + grid.window_s / 2
     ev = sc.events; barks = sc.barks(bark_label)
     other = ev[(ev.label != bark_label) & ev['snr_target_db'].notna()] if 'snr_target_db' in ev else ev.iloc[:0]   # overlaid words
@@ -333,7 +393,7 @@ def scene_inputs(audio:np.ndarray,     # float samples of a scene
                 )->np.ndarray:
     "The model input of every step of `audio` on `grid` (float32 log-mel windows or float32 sample windows)."
     cfg = grid.cfg; n = grid.n_steps(len(audio))
-    if n == 0: raise SceneError(f"{len(audio) / cfg.sample_rate:.2f} s of audio is shorter than one model window")
+    if n == 0: raise StreamError(f"{len(audio) / cfg.sample_rate:.2f} s of audio is shorter than one model window")
     if kind == 'wave': return np.lib.stride_tricks.sliding_window_view(np.asarray(audio, np.float32), cfg.clip_samples)[::grid.hop_samples][:n]
     return grid.windows(logmel(np.asarray(audio, np.float32), cfg, chunk=32), n)
 
@@ -394,26 +454,10 @@ def mine_windows(score,                  # windows (B, ...) -> class scores (B, 
     kx, ky, ks, seen = np.zeros((0, *shape), np.float32), np.zeros(0, np.int64), np.zeros(0, np.float32), 0
     for sc in scenes:                            # keep a running top-k: hours of windows never sit in memory
         x, y = labelled_windows([sc], grid, classes, bark_label, kind=kind)
-        if (y == b).any(): raise SceneError(f"scene {sc.name!r} has barks: mining needs bark-free scenes")
+        if (y == b).any(): raise StreamError(f"scene {sc.name!r} has barks: mining needs bark-free scenes")
         s = np.concatenate([np.asarray(score(x[i:i + batch]))[:, b] for i in range(0, len(x), batch)]).astype(np.float32)
         seen += len(x)
         kx, ky, ks = np.concatenate([kx, x]), np.concatenate([ky, y]), np.concatenate([ks, s])
         o = np.argsort(-ks, kind='stable')[:top]
         kx, ky, ks = kx[o], ky[o], ks[o]
     return kx, ky, ks, seen
-
-# %% ../nbs/18_scenes.ipynb #d1a36d74
-def best_miss_rate(scored:list,                # [(Scene, scores (n_steps, C)), ...]
-                   det_cfg:DetectorConfig,     # the detector; its threshold is swept
-                   cfg:FeatureConfig,          # the run's front-end
-                   bark_label:str,             # the bark class
-                   thresholds,                 # thresholds tried
-                   max_fa_per_hour:float,      # the false-alarm budget
-                   tolerance_s:float=0.5,      # match tolerance (s)
-                  )->dict:
-    "The fewest-misses setting within the false-alarm budget (threshold, miss_rate, fa_per_hour, ...); the highest threshold if none is."
-    rows = [dict(threshold=float(t), **setting_metrics(scored, replace(det_cfg, confidence_threshold=float(t)), cfg, bark_label, tolerance_s))
-            for t in sorted(thresholds)]
-    ok = [r for r in rows if r['fa_per_hour'] <= max_fa_per_hour]
-    best = min(ok, key=lambda r: (r['miss_rate'], r['fa_per_hour'])) if ok else rows[-1]
-    return dict({k: v for k, v in best.items() if k != 'latencies'}, within_budget=bool(ok))

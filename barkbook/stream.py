@@ -4,36 +4,30 @@
 
 # %% ../nbs/24_stream.ipynb #b01f888e
 from __future__ import annotations
-import json, math, os, re, shutil, time, warnings
-from dataclasses import dataclass, field, fields, replace
+import json, math, os, shutil, time, warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
 import soxr
-from .core import BarkbookError, atomic_path, atomic_write_text
-from .audio import (AudioError, SAMPLE_RATE, AUDIO_EXTENSIONS, load_audio, save_wav, int16_to_float, rms_dbfs,
-                            to_mono_16k, fix_length)
+from .core import atomic_path, atomic_write_text
+from .audio import (AudioError, SAMPLE_RATE, AUDIO_EXTENSIONS, load_audio, save_wav, to_mono_16k, fix_length)
 from .features import FeatureConfig, StreamGrid, logmel, quantize_features, n_frames_for, plot_logmel
 from fastcore.basics import patch
 from .detector import DetectorConfig, postprocess
 from .params import StreamParams
 from .run import Run, SplitData, StreamReport
-from .scenes import (Scene, build_scene, _kinds, events_from_scores, sweep_events, match_events,
-                             setting_metrics)
+from .scenes import (StreamError, Scene, build_scene, _kinds, events_from_scores, sweep_events, match_events,
+                             setting_metrics, parse_rule, detector_settings, sweep, _RULE, choose_operating_point)
 
 # %% auto #0
-__all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'StreamError', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs',
-           'stream_scores', 'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes',
-           'scenes_from_split', 'read_clip_folder', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording',
-           'parse_rule', 'detector_settings', 'sweep', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown',
-           'choose_operating_point', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes',
-           'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point', 'save_scene', 'save_plots',
-           'stream_report', 'StreamResult', 'evaluate_run', 'detect_file', 'detections_table']
-
-# %% ../nbs/24_stream.ipynb #f84312cc
-class StreamError(BarkbookError):
-    "Long-audio evaluation that cannot run: missing run files, bad label files, too-short audio, bad rules."
+__all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
+           'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes', 'scenes_from_split',
+           'read_clip_folder', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording', 'miss_rate_ci',
+           'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'ScoredScenes',
+           'score_scenes', 'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point', 'save_scene',
+           'save_plots', 'stream_report', 'StreamResult', 'evaluate_run', 'detect_file', 'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -358,48 +352,6 @@ def load_recording(path, labels_path=None)->Scene:
     ev['snr_target_db'] = ev['snr_db'] = np.nan
     return Scene(path.stem, x, ev)
 
-# %% ../nbs/24_stream.ipynb #3e08f10d
-def parse_rule(text:str)->dict:
-    "`'field:value,...'` → {field: value} of DetectorConfig fields, each value of its field's type."
-    types = {f.name: type(f.default) for f in fields(DetectorConfig)}
-    out = {}
-    for part in [t.strip() for t in str(text).split(',') if t.strip() and t.strip() != 'default']:
-        k, sep, v = (re.split(r'\s*([:=])\s*', part, maxsplit=1) + ['', ''])[:3]     # 'field:value' or 'field=value'
-        if not sep or k not in types or k == 'confidence_threshold':
-            raise StreamError(f"detector rule {text!r}: {part!r} is not 'field:value' of a DetectorConfig field "
-                              f"(one of {', '.join(t for t in types if t != 'confidence_threshold')})")
-        try: out[k] = (v.lower() in ('1', 'true', 'yes')) if types[k] is bool else types[k](float(v) if types[k] is int else v)
-        except ValueError: raise StreamError(f"detector rule {text!r}: {k}={v!r} is not a {types[k].__name__}") from None
-    if 'average_window' in out and 'enable_temporal_filter' not in out:
-        out['enable_temporal_filter'] = out['average_window'] > 1
-    return out
-
-# %% ../nbs/24_stream.ipynb #84e9df28
-def detector_settings(base_det_cfg:DetectorConfig, thresholds, rules)->list:
-    "`[(rule, det_cfg), ...]`: every threshold with every rule the detector accepts."
-    out = []
-    for rule in rules:
-        kw = parse_rule(rule)
-        for th in thresholds:
-            try: out.append((rule, replace(base_det_cfg, confidence_threshold=float(th), **kw)))
-            except BarkbookError: pass                         # e.g. an off threshold above this threshold
-    if not out: raise StreamError(f"no valid detector setting in thresholds {list(thresholds)} x rules {list(rules)}")
-    return out
-
-# %% ../nbs/24_stream.ipynb #7d15fb64
-def sweep(scored:list,                    # [(Scene, scores (n_steps, C)), ...]
-          base_det_cfg:DetectorConfig,    # everything not swept
-          cfg:FeatureConfig,              # the run's front-end
-          thresholds,                     # confidence thresholds swept
-          rules,                          # detector rules swept ('field:value,...', see parse_rule)
-          bark_label:str,                 # the bark class
-          tolerance_s:float,              # match tolerance (s)
-         )->pd.DataFrame:
-    "One row per (rule, threshold): false alarms per hour, miss rate, latency over all scenes."
-    return pd.DataFrame([dict(rule=rule, threshold=float(dc.confidence_threshold),
-                              **setting_metrics(scored, dc, cfg, bark_label, tolerance_s))
-                         for rule, dc in detector_settings(base_det_cfg, thresholds, rules)])
-
 # %% ../nbs/24_stream.ipynb #eba4901a
 def miss_rate_ci(n_missed:int, n_barks:int, level:float=0.95)->tuple:
     "Wilson score interval of the miss rate (scipy.stats.binomtest); (nan, nan) without barks."
@@ -477,25 +429,6 @@ def breakdown(scored:list,                   # [(Scene, scores), ...]
     b = b.astype({'snr_target_db': float, 'found': bool, 'latency_s': float})
     fa = pd.DataFrame(fas, columns=['scene', 'dataset', 'start_s', 'end_s', 'confidence', 'background', 'kind'])
     return Breakdown(b, _misses_by(b, 'snr_target_db'), _misses_by(b, 'kind'), fa)
-
-# %% ../nbs/24_stream.ipynb #5fe3f497
-_RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
-
-def choose_operating_point(table:pd.DataFrame,  # sweep output
-                           rule:str,             # 'fa_per_hour<=X' or 'miss_rate<=X'
-                          )->tuple:
-    "The chosen sweep row (a Series) and whether it satisfies `rule`."
-    m = _RULE.match(str(rule))
-    if not m: raise StreamError(f"operating-point rule {rule!r} is not 'fa_per_hour<=X' or 'miss_rate<=X'")
-    if not len(table): raise StreamError("empty sweep table")
-    bound_col, limit = m.group(1), float(m.group(2))
-    goal = 'miss_rate' if bound_col == 'fa_per_hour' else 'fa_per_hour'
-    t = table.fillna({'miss_rate': 0.0, 'fa_per_hour': 0.0, 'latency_mean_s': np.inf})
-    ok = t[t[bound_col] <= limit + 1e-12]
-    order = ['latency_mean_s', 'threshold']; asc = [True, False]          # then the sweep's order (stable)
-    if len(ok): best = ok.sort_values([goal] + order, ascending=[True] + asc, kind='stable').iloc[0]
-    else: best = t.sort_values([bound_col, goal] + order, ascending=[True, True] + asc, kind='stable').iloc[0]
-    return table.loc[best.name], bool(len(ok))
 
 # %% ../nbs/24_stream.ipynb #19ad0db9
 def plot_det(table:pd.DataFrame, chosen=None, rule:str='', ax=None, title:str='detector operating points'):

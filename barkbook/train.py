@@ -23,7 +23,8 @@ from .run import Run, RunError, SPLITS, SplitData, FitDir, TrainRecord, Metrics
 from .data import build_dataset
 from .features import StreamGrid
 from .detector import DetectorConfig
-from .scenes import split_scenes, labelled_windows, scene_inputs, mine_windows, best_miss_rate
+from .scenes import split_scenes, labelled_windows, scene_inputs, mine_windows, sweep, choose_operating_point
+from .params import StreamParams
 
 # %% auto #0
 __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'TrainError', 'write_shards', 'toy_features',
@@ -635,12 +636,12 @@ def scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
 def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
     "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
     bark = bark_index(data.classes, p.bark_label)
-    to_in = lambda x: _as_train_inputs(x, data.kind).astype(np.float32) / (32768 if data.kind == 'wave' else 1)
-    scored = [(sc, model.predict(to_in(x), batch_size=512, verbose=0)) for sc, x in sm.val]
+    scored = [(sc, model.predict(x, batch_size=512, verbose=0)) for sc, x in sm.val]
     det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
-    r = best_miss_rate(scored, det, data.cfg, data.classes[bark], SELECT_THRESHOLDS, p.select_fa_per_hour)
-    return {k: r[k] for k in ('threshold', 'n_barks', 'n_missed', 'miss_rate', 'n_false', 'free_hours', 'fa_per_hour',
-                              'within_budget')}
+    table = sweep(scored, det, data.cfg, SELECT_THRESHOLDS, ['default'], data.classes[bark], StreamParams().tolerance_s)
+    row, ok = choose_operating_point(table, f'fa_per_hour<={p.select_fa_per_hour}')    # 04_stream's rule, on validation scenes
+    keys = ('threshold', 'n_barks', 'n_missed', 'miss_rate', 'n_false', 'free_hours', 'fa_per_hour')
+    return dict({k: (int if k.startswith('n_') else float)(row[k]) for k in keys}, within_budget=ok)
 
 # %% ../nbs/20_train.ipynb #6e97f540
 def mine_round(fd:FitDir, start:Path, data:TrainData, p:TrainParams, x:np.ndarray, y:np.ndarray, seed:int, k:int,
@@ -674,14 +675,15 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
           f"{sum(sc.duration for sc, _ in sm.val) / 60:.1f} min of validation scenes ({time.perf_counter() - t0:.1f} s)")
     acc0 = float(first.history['val_accuracy'].iloc[first.best_epoch - 1])
     rows, cands = [dict(round=0, mined=0, **stream_check(first.model, sm, data, p), val_accuracy=acc0)], [first]
-    mx = np.zeros((0, *data.inputs('train').shape[1:]), data.inputs('train').dtype); my = np.zeros(0, np.int64)
+    clips = np.asarray(data.inputs('train'))                 # read once: every round trains on the clips too
+    mx = np.zeros((0, *clips.shape[1:]), clips.dtype); my = np.zeros(0, np.int64)
     cur = first
     for k in range(1, p.mine_rounds + 1):
         free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
         score = lambda x: cur.model.predict(x, batch_size=512, verbose=0)
         x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
         mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
-        X = np.concatenate([np.asarray(data.inputs('train')), sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])
+        X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])
         prev = cur.history
         cur = mine_round(first.fd.round(k), cur.fd.checkpoint, data, p, X, Y, first.seed, k, strategy, jit)
         cur.history = pd.concat([prev, cur.history.assign(epoch=cur.history['epoch'] + len(prev))], ignore_index=True)

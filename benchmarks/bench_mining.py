@@ -41,7 +41,7 @@ def scene_figures(run, model, p):
     "Missed barks at <= 1 FA/h on the test scenes (float model, detector without averaging)."
     from barkbook.detector import DetectorConfig
     from barkbook.features import StreamGrid
-    from barkbook.scenes import scene_inputs, best_miss_rate
+    from barkbook.scenes import scene_inputs, sweep, choose_operating_point
     from barkbook.stream import scenes_from_split
     from barkbook.train import SELECT_THRESHOLDS
     cfg, classes = run.read_feature_config(), run.read_classes()
@@ -49,8 +49,8 @@ def scene_figures(run, model, p):
     scored = [(sc.without_audio(), model.predict(scene_inputs(sc.audio, grid), batch_size=512, verbose=0))
               for sc in scenes_from_split(run.open_split('test'), p)]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
-    r = best_miss_rate(scored, det, cfg, p.bark_label, SELECT_THRESHOLDS, 1.0, p.tolerance_s)
-    return {k: r[k] for k in ('threshold', 'miss_rate', 'fa_per_hour', 'n_barks', 'free_hours')}
+    r, _ = choose_operating_point(sweep(scored, det, cfg, SELECT_THRESHOLDS, ['default'], p.bark_label, p.tolerance_s), 'fa_per_hour<=1')
+    return {k: float(r[k]) for k in ('threshold', 'miss_rate', 'fa_per_hour', 'n_barks', 'free_hours')}
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -4,19 +4,20 @@
 
 # %% ../nbs/26_evaluate.ipynb #eb233721
 from __future__ import annotations
-import json, re
+import json, re, shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import BarkbookError
+from .core import BarkbookError, atomic_write_json
 from .audio import AUDIO_EXTENSIONS
 from .run import Run, RunError
 from .inference import Classifier, find_audio
+from .stream import set_name
 
 # %% auto #0
 __all__ = ['EvaluateError', 'read_labelled_set', 'clip_metrics', 'source_group', 'by_source', 'Evaluation', 'evaluate',
-           'plot_evaluation', 'worst_clips', 'show_worst']
+           'plot_evaluation', 'worst_clips', 'show_worst', 'evaluate_sets', 'sets_table']
 
 # %% ../nbs/26_evaluate.ipynb #68cd8d55
 class EvaluateError(BarkbookError):
@@ -179,3 +180,23 @@ def show_worst(ev:Evaluation, k:int=4):
     for _, r in worst_clips(ev, k).iterrows():
         print(f"{Path(r.path).name}: {r.label} called {r.pred} ({r.confidence:.2f})  {r.source}")
         display(Audio(load_audio(r.path), rate=16000))
+
+# %% ../nbs/26_evaluate.ipynb #1627c202
+def evaluate_sets(run,                    # a run folder (or `Run`) with a converted model
+                  paths:list,             # labelled sets: folders of class sub-folders, or manifests
+                  bark_label:str='dog_bark',
+                 )->dict:
+    "`{name: Evaluation}` with the int8 model; each summary saved to `run.eval_set_path(name)`, older ones removed."
+    run = run if isinstance(run, Run) else Run(run)
+    names = [set_name(p) for p in paths]
+    if len(set(names)) < len(names): raise EvaluateError(f"eval sets must have different names: {names}")
+    shutil.rmtree(run.eval_sets_dir, ignore_errors=True)
+    evs = {n: evaluate(run, p, bark_label=bark_label) for n, p in zip(names, paths)}
+    for n, ev in evs.items(): atomic_write_json(run.eval_set_path(n), ev.to_dict(), default=str)
+    return evs
+
+def sets_table(evs:dict)->pd.DataFrame:
+    "One row per set: clips scored and refused, accuracy, bark precision/recall at the threshold, bark AP."
+    keys = ['n', 'accuracy', 'threshold', 'bark_precision', 'bark_recall', 'bark_ap']
+    return pd.DataFrame([dict(set=n, refused=len(e.problems), **{k: e.metrics[k] for k in keys}) for n, e in evs.items()],
+                        columns=['set', 'refused', *keys]).set_index('set')

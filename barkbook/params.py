@@ -217,11 +217,12 @@ class StreamParams(StepParams):
     snrs_db: list[float] = P([0, 5, 10, 15, 20], "bark-to-background level ratios, dB, cycled over the barks")
     bark_gap_s: list[float] = P([4.0, 10.0], "range of the pause between two barks in a scene, seconds")
     recordings: list[str] = P([], "user long recordings, each with a label file next to it (.txt/.tsv/.csv)")
-    real_folders: list[str] = P([], "folders of real labelled clips (class sub-folders or a CSV manifest), "
-                                    "assembled into scenes and reported as their own curves (measured only)")
-    real_bark_scenes: int = P(2, "scenes with barks built from each real folder")
-    real_free_scenes: int = P(6, "bark-free scenes built from each real folder")
-    overlay_labels: list[str] = P(['speech'], "classes of a real folder placed on top like barks (words), "
+    eval_sets: list[str] = P([], "labelled sets of real clips (class sub-folders, or a CSV / JSON-lines manifest): each "
+                                 "scored clip by clip with the int8 model and assembled into scenes of its own curve "
+                                 "(measured only, never trained on)")
+    real_bark_scenes: int = P(2, "scenes with barks built from each eval set")
+    real_free_scenes: int = P(6, "bark-free scenes built from each eval set")
+    overlay_labels: list[str] = P(['speech'], "classes of an eval set placed on top like barks (words), "
                                               "not in its background")
     thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995],
                                   "confidence thresholds swept (int8 scores step by 1/256; 0.99 and 0.995 are its top two steps)")

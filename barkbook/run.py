@@ -433,6 +433,12 @@ def stream_report_path(self:Run)->Path: return self.stream_dir/'report.json'
 def read_stream_report(self:Run)->StreamReport: return StreamReport.load(self._need(self.stream_report_path))
 @patch
 def write_stream_report(self:Run, r:StreamReport)->Path: return r.save(self.stream_report_path)
+@patch(as_prop=True)
+def eval_sets_dir(self:Run)->Path:
+    "The clip-by-clip evaluations of 04_stream's `eval_sets`."
+    return self.stream_dir/'sets'
+@patch
+def eval_set_path(self:Run, name:str)->Path: return self.eval_sets_dir/f'{name}.json'
 
 # %% ../nbs/15_run.ipynb #a56929c6
 @patch

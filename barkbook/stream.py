@@ -24,10 +24,11 @@ from .scenes import (StreamError, Scene, build_scene, _kinds, events_from_scores
 # %% auto #0
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
            'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes', 'scenes_from_split',
-           'read_clip_folder', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording', 'miss_rate_ci',
-           'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_timeline', 'evaluation_scenes', 'ScoredScenes',
-           'score_scenes', 'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point', 'save_scene',
-           'save_plots', 'stream_report', 'StreamResult', 'evaluate_run', 'detect_file', 'detections_table']
+           'read_clip_folder', 'set_name', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording',
+           'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_timeline', 'evaluation_scenes',
+           'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point',
+           'save_scene', 'save_plots', 'stream_report', 'StreamResult', 'evaluate_run', 'detect_file',
+           'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -282,7 +283,7 @@ def scenes_from_split(split:SplitData,   # the run's test split (Run.open_split(
     return iter_scenes(split.wave, labels, p, _kinds(split.meta), p.n_bark_scenes, p.n_free_scenes)
 
 # %% ../nbs/24_stream.ipynb #fffee3d9
-def read_clip_folder(path,                          # class sub-folders, or a .csv manifest (path, label[, kind])
+def read_clip_folder(path,                          # class sub-folders, or a .csv / .jsonl manifest (path, label[, kind])
                      clip_samples:int=SAMPLE_RATE,  # every clip is cut or zero-padded to this length
                     )->tuple:
     "`(waves (N, clip_samples) float32, labels, kinds)` of a folder of labelled clips; AudioError names a bad clip."
@@ -291,9 +292,9 @@ def read_clip_folder(path,                          # class sub-folders, or a .c
         files = sorted(f for f in path.glob('*/**/*') if f.suffix.lower() in AUDIO_EXTENSIONS and not f.name.startswith('.'))
         items = pd.DataFrame(dict(path=[str(f) for f in files], label=[f.relative_to(path).parts[0] for f in files]))
     elif path.is_file():
-        try: items = pd.read_csv(path, keep_default_na=False, dtype=str)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-            raise StreamError(f"{path}: not a CSV manifest ({e})") from None
+        try: items = (pd.read_json(path, lines=True, dtype=str) if path.suffix.lower() in ('.jsonl', '.json')
+                      else pd.read_csv(path, keep_default_na=False, dtype=str))
+        except ValueError as e: raise StreamError(f"{path}: not a CSV or JSON-lines manifest ({e})") from None
         if not {'path', 'label'} <= set(items.columns): raise StreamError(f"{path}: a manifest needs path and label columns")
         items['path'] = [str(path.parent/f) for f in items['path']]
     else: raise StreamError(f"{path}: clip folder not found")
@@ -302,11 +303,16 @@ def read_clip_folder(path,                          # class sub-folders, or a .c
     return waves, items['label'].astype(str).values, _kinds(items) if 'kind' in items else items['label'].astype(str).values
 
 # %% ../nbs/24_stream.ipynb #9585047e
+def set_name(path)->str:
+    "The name a labelled set is reported under: its folder's name; a manifest's stem (its folder's name if it is `manifest`)."
+    path = Path(path)
+    return path.name if path.is_dir() else path.parent.name if path.stem.lower() == 'manifest' else path.stem
+
 def folder_scenes(path, p:StreamParams)->'Iterator[Scene]':
-    "Scenes from a folder of real labelled clips: `real_bark_scenes` with barks, `real_free_scenes` without."
+    "Scenes from a labelled set of real clips: `real_bark_scenes` with barks, `real_free_scenes` without."
     waves, labels, kinds = read_clip_folder(path)
     if p.bark_label not in set(labels): raise StreamError(f"{path}: no {p.bark_label!r} clips")
-    name = Path(path).stem
+    name = set_name(path)
     return iter_scenes(waves, labels, p, kinds, p.real_bark_scenes, p.real_free_scenes, prefix=f'{name}:',
                        dataset=f'real:{name}', overlay_labels=[l for l in p.overlay_labels if l != p.bark_label])
 
@@ -491,12 +497,12 @@ def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:Fe
 
 # %% ../nbs/24_stream.ipynb #2e4be2ba
 def evaluation_scenes(run:Run, p:StreamParams)->'Iterator[Scene]':
-    "Stage 1: generated scenes from the run's test split, the user's recordings, then scenes of each real folder."
+    "Stage 1: generated scenes from the run's test split, the user's recordings, then scenes of each eval set."
     parts = [scenes_from_split(run.open_split('test'), p),
              (replace(load_recording(r), dataset='recordings') for r in p.recordings)]
-    parts += [folder_scenes(f, p) for f in p.real_folders]             # each folder read (and checked) now
-    if p.n_bark_scenes + p.n_free_scenes == 0 and not p.recordings and not p.real_folders:
-        raise StreamError("nothing to evaluate: no generated scenes, no recordings and no real folders")
+    parts += [folder_scenes(f, p) for f in p.eval_sets]               # each set read (and checked) now
+    if p.n_bark_scenes + p.n_free_scenes == 0 and not p.recordings and not p.eval_sets:
+        raise StreamError("nothing to evaluate: no generated scenes, no recordings and no eval sets")
     return (sc for part in parts for sc in part)
 
 # %% ../nbs/24_stream.ipynb #9fe15724

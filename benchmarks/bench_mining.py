@@ -10,7 +10,7 @@ thresholds 0.3 ... 0.995 on the run's test split (04_stream's scenes: StreamPara
 
     python benchmarks/bench_mining.py --real PATH [--run runs/default] [--seeds 0 1 2] [--train k=v ...]
 
-Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json.
+Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json (`--out`).
 """
 import argparse, json, sys, tempfile
 from pathlib import Path
@@ -59,12 +59,13 @@ def main(argv=None):
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--train', nargs='*', default=[], metavar='KEY=VALUE')
     ap.add_argument('--runs-dir', default=str(ROOT/'runs'/'_mining'))
+    ap.add_argument('--out', default=str(ROOT/'benchmarks'/'results'/'mining.json'), help='where the results go (JSON)')
     a = ap.parse_args(argv)
     from barkbook.models import load_model
     from barkbook.params import StreamParams, TrainParams
     from barkbook.train import train_run
     over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
-    rows, out = [], ROOT/'benchmarks'/'results'/'mining.json'
+    rows, out = [], Path(a.out).resolve()
     for s in a.seeds:
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
         p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
@@ -87,7 +88,7 @@ def main(argv=None):
         print(f"| {name} | {len(rows)} | {ms.mean():.3f} ± {ms.std(ddof=1) if len(ms) > 1 else 0:.3f} (worst {ms.max():.3f}) | "
               + ' | '.join(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (worst {v.min():.3f})"
                            for v in (f('real', k) for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap'))) + ' |')
-    print(f"\nSaved {out.relative_to(ROOT)}")
+    print(f"\nSaved {out}")
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -301,6 +301,28 @@ def test_from_03_reconverts(run):
     for s in ("01_generate_data", "02_train", "04_stream"): assert rec.steps[s] == rec0.steps[s]
 
 
+def test_eval_sets_are_scored_and_reported(run, tmp_path):
+    "04 with eval_sets: each set scored clip by clip (saved with the run, shown in the report) and its own scene curve."
+    R = run["run"]
+    meta = R.open_split("test").meta.groupby("label").head(4)
+    garden = tmp_path / "garden"
+    rows = []
+    for i, (rel, lab) in enumerate(zip(meta.path, meta.label)):
+        dst = garden / lab / f"{i}.wav"; dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(R.clip_path(rel), dst)
+        rows.append(f"{lab}/{i}.wav,{lab},mic {i % 2}")
+    (garden / "manifest.csv").write_text("path,label,source\n" + "\n".join(rows) + "\n")
+    r = barkbook("run", "--name", "tiny", "--runs-dir", R.root.parent, "--from", "04", "--config", SMOKE,
+                 "-p", "eval_sets", f"[{garden / 'manifest.csv'}]", "-p", "real_free_scenes", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    saved = json.loads(R.eval_set_path("garden").read_text())
+    assert saved["n"] == len(meta) and saved["threshold"] == R.read_detector_config().confidence_threshold
+    assert {s["group"] for s in saved["by_source"]} == {"mic 0", "mic 1"}
+    assert "real:garden" in R.read_stream_report().operating_point["datasets"]
+    report = nbformat.read(str(R.notebook_path("04_stream")), 4)
+    shown = "".join(str(o) for c in report.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "1 eval set(s)" in shown and "garden" in shown
+
+
 @pytest.mark.slow
 def test_same_seed_same_data_and_metrics(run, tmp_path):
     "Reproducibility: 01 → 02 again with the same parameters and seed gives the same data set and the same metrics."

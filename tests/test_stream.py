@@ -255,7 +255,7 @@ def _realdev()->Path|None:
 @pytest.mark.skipif(_realdev() is None, reason='no real clips: set BARKBOOK_REALDEV or put realdev in ../shared')
 def test_realdev_scenes_are_their_own_curve(loud_run):
     "A folder of real clips becomes scenes of their own (its barks and words over its backgrounds), reported apart."
-    res = stream.evaluate_run(loud_run, _params(real_folders=[str(_realdev())], real_bark_scenes=1, real_free_scenes=1,
+    res = stream.evaluate_run(loud_run, _params(eval_sets=[str(_realdev())], real_bark_scenes=1, real_free_scenes=1,
                                                 scene_minutes=0.5, thresholds=[0.5, 0.9],
                                                 detector_rules=['average_window=1'], rule='fa_per_hour<=100'), plots=False)
     name = 'real:' + _realdev().name

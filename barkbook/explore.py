@@ -543,8 +543,8 @@ from dataclasses import dataclass, replace    # this section's imports: the less
 from .detector import DetectorConfig, postprocess
 from .params import StreamParams
 from .scenes import Scene, events_from_scores, match_events
-from .stream import (load_detector, load_recording, read_labels, scenes_from_split, stream_logmel,
-                             stream_scores)
+from .stream import (load_detector, load_recording, plot_score_trace, read_labels, scenes_from_split,
+                             stream_logmel, stream_scores)
 
 # %% ../nbs/26_explore.ipynb #42a6f75a
 def _n_barks(path:Path, bark_label:str)->int:
@@ -608,14 +608,7 @@ def mistakes(self:StreamCheck)->pd.DataFrame:
 # %% ../nbs/26_explore.ipynb #b2b95933
 def _score_panel(ax, chk:StreamCheck, t0:float, t1:float):
     "Raw and post-processed bark score, threshold(s), true barks (found/missed) and detections (hit/false) on `ax`."
-    d = chk.det_cfg; g = d.grid(chk.cfg); c = g.centre_s(np.arange(len(chk.scores)))
-    k = (d.average_window if d.enable_temporal_filter else 1) + d.peak_window - 1
-    sel = (c >= t0 - 2) & (c <= t1 + 2)
-    ax.plot(c[sel], chk.scores[sel, d.bark_class], color='0.55', lw=0.8, label='raw score')
-    ax.plot(c[sel] - (k - 1) / 2 * g.hop_samples / chk.cfg.sample_rate, chk.pp.bark_score.to_numpy()[sel],
-            color='tab:orange', lw=1.6, label='post-processed')
-    ax.axhline(d.confidence_threshold, color='k', ls='--', lw=1, label='threshold')
-    if d.enable_hysteresis: ax.axhline(d.off_threshold, color='k', ls=':', lw=1, label='off threshold')
+    plot_score_trace(ax, chk.scores, chk.det_cfg, chk.det_cfg.grid(chk.cfg), t0, t1, chk.pp)
     for r in chk.barks.itertuples():
         ax.axvspan(r.start_s, r.end_s, color='tab:green' if r.found else 'tab:red', alpha=0.3, lw=0)
     for r, hit in zip(chk.events.itertuples(), chk.matched):
@@ -624,7 +617,6 @@ def _score_panel(ax, chk:StreamCheck, t0:float, t1:float):
         ax.fill_between([], [], color=col, alpha=0.3, label=lab)
     for lab, col in (('detection', 'tab:blue'), ('false alarm', 'tab:red')): ax.plot([], [], color=col, label=lab)
     ax.legend(fontsize=7, ncols=8, loc='lower left', bbox_to_anchor=(0, 1.0), frameon=False)
-    ax.set(xlim=(t0, t1), ylim=(-0.02, 1.02), xlabel='time (s)', ylabel='P(bark)')
 
 # %% ../nbs/26_explore.ipynb #b6307a29
 def plot_stream_window(chk:StreamCheck,                 # a scene checked at one detector setting

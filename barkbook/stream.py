@@ -25,10 +25,10 @@ from .scenes import (StreamError, Scene, build_scene, _kinds, events_from_scores
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
            'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes', 'scenes_from_split',
            'read_clip_folder', 'set_name', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording',
-           'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_timeline', 'evaluation_scenes',
-           'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point', 'point_summary', 'ship_operating_point',
-           'save_scene', 'save_plots', 'stream_report', 'StreamResult', 'evaluate_run', 'detect_file',
-           'detections_table']
+           'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_score_trace', 'plot_timeline',
+           'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point', 'point_summary',
+           'ship_operating_point', 'save_scene', 'save_plots', 'stream_report', 'StreamResult', 'evaluate_run',
+           'detect_file', 'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -456,17 +456,21 @@ def plot_det(table:pd.DataFrame, chosen=None, rule:str='', ax=None, title:str='d
     return ax
 
 # %% ../nbs/24_stream.ipynb #1e32da95
-def _plot_bark_score(ax, scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, bi:int, grid:StreamGrid,
-                     t0:float, t1:float)->None:
-    "The raw and averaged bark score at each window centre (the average shifted back by its delay) and the threshold."
-    pp = postprocess(scores, det_cfg)
-    k = det_cfg.average_window if det_cfg.enable_temporal_filter else 1
+def plot_score_trace(ax, scores:np.ndarray,             # (steps, classes) model scores of a recording
+                     det_cfg:DetectorConfig, grid:StreamGrid,
+                     t0:float, t1:float,                 # the stretch shown, seconds
+                     pp:pd.DataFrame|None=None,          # `postprocess(scores, det_cfg)` when already computed
+                    )->None:
+    "Raw and post-processed bark score at each window centre (the latter shifted back by its delay), threshold(s)."
+    pp = postprocess(scores, det_cfg) if pp is None else pp
+    k = (det_cfg.average_window if det_cfg.enable_temporal_filter else 1) + det_cfg.peak_window - 1
     centre = grid.centre_s(np.arange(len(scores)))
-    sel = (centre >= t0) & (centre <= t1)
-    ax.plot(centre[sel], scores[sel, bi], lw=0.8, color='0.5', label='bark score')
-    shift = (k - 1) / 2 * grid.hop_samples / grid.cfg.sample_rate
-    ax.plot(centre[sel] - shift, pp['bark_score'].to_numpy()[sel], lw=1.5, color='tab:orange', label=f'averaged ({k})')
+    sel = (centre >= t0 - 2) & (centre <= t1 + 2)
+    ax.plot(centre[sel], scores[sel, det_cfg.bark_class], lw=0.8, color='0.55', label='raw score')
+    ax.plot(centre[sel] - (k - 1) / 2 * grid.hop_samples / grid.cfg.sample_rate, pp['bark_score'].to_numpy()[sel],
+            lw=1.6, color='tab:orange', label='post-processed')
     ax.axhline(det_cfg.confidence_threshold, color='k', ls='--', lw=1, label='threshold')
+    if det_cfg.enable_hysteresis: ax.axhline(det_cfg.off_threshold, color='k', ls=':', lw=1, label='off threshold')
     ax.set(xlabel='time (s)', ylabel='P(bark)', ylim=(-0.02, 1.02), xlim=(t0, t1))
 
 # %% ../nbs/24_stream.ipynb #78e1dd84
@@ -481,7 +485,7 @@ def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:Fe
                 vmax=max(float(db.max()), cfg.clamp_min + 1),
                 title=f'{scene.name}: log-mel dB, true barks (white), detections (cyan bars)')
     ax0.set_xlabel('')                                   # the time axis is the panel below's
-    _plot_bark_score(ax1, scene, scores, det_cfg, list(classes).index(bark_label), det_cfg.grid(cfg), t0, t1)
+    plot_score_trace(ax1, scores, det_cfg, det_cfg.grid(cfg), t0, t1)
     for r in scene.barks(bark_label).itertuples():
         if r.end_s >= t0 and r.start_s <= t1:
             for ax in (ax0, ax1): ax.axvspan(r.start_s, r.end_s, color='white' if ax is ax0 else 'green', alpha=0.35, lw=0)

@@ -34,8 +34,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
            'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
            'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
-           'SceneMaterial', 'scene_material', 'stream_check', 'mine_round', 'mining_rounds', 'mining_table',
-           'train_run', 'tiny_run']
+           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'mining_rounds',
+           'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -632,11 +632,21 @@ def scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
            for w, s in ((True, 700), (False, 800)) for sc in split_scenes(data.val, p.bark_label, half, w, p.seed + s)]
     return SceneMaterial(grid, _as_train_inputs(bx, data.kind), by, val)
 
+# %% ../nbs/20_train.ipynb #8003fc02
+def score_windows(model:keras.Model, x:np.ndarray, batch:int=512)->np.ndarray:
+    "Class scores of windows `x` in batches of exactly `batch` (the last one zero-padded): one traced graph for all."
+    out = []                   # hand-written: model.predict retraces for every new last-batch size, at ~1 s each
+    for i in range(0, len(x), batch):
+        xb = np.asarray(x[i:i + batch], np.float32)
+        pad = np.zeros((batch - len(xb), *xb.shape[1:]), np.float32)
+        out.append(np.asarray(model.predict_on_batch(np.concatenate([xb, pad])))[:len(xb)])
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+
 # %% ../nbs/20_train.ipynb #0abeed07
 def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
     "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
     bark = bark_index(data.classes, p.bark_label)
-    scored = [(sc, model.predict(x, batch_size=512, verbose=0)) for sc, x in sm.val]
+    scored = [(sc, score_windows(model, x)) for sc, x in sm.val]
     det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
     table = sweep(scored, det, data.cfg, SELECT_THRESHOLDS, ['default'], data.classes[bark], StreamParams().tolerance_s)
     row, ok = choose_operating_point(table, f'fa_per_hour<={p.select_fa_per_hour}')    # 04_stream's rule, on validation scenes
@@ -680,7 +690,7 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
     cur = first
     for k in range(1, p.mine_rounds + 1):
         free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
-        score = lambda x: cur.model.predict(x, batch_size=512, verbose=0)
+        score = lambda x: score_windows(cur.model, x)
         x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
         mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
         X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])

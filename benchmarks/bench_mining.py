@@ -43,10 +43,10 @@ def scene_figures(run, model, p):
     from barkbook.features import StreamGrid
     from barkbook.scenes import scene_inputs, sweep, choose_operating_point
     from barkbook.stream import scenes_from_split
-    from barkbook.train import SELECT_THRESHOLDS
+    from barkbook.train import SELECT_THRESHOLDS, score_windows
     cfg, classes = run.read_feature_config(), run.read_classes()
     grid = StreamGrid.from_hop_ms(cfg, DetectorConfig().hop_ms)
-    scored = [(sc.without_audio(), model.predict(scene_inputs(sc.audio, grid), batch_size=512, verbose=0))
+    scored = [(sc.without_audio(), score_windows(model, scene_inputs(sc.audio, grid)))
               for sc in scenes_from_split(run.open_split('test'), p)]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
     r, _ = choose_operating_point(sweep(scored, det, cfg, SELECT_THRESHOLDS, ['default'], p.bark_label, p.tolerance_s), 'fa_per_hour<=1')

@@ -78,7 +78,7 @@ def test_two_logical_cpu_devices_mirrored(tmp_path):
 def test_raw_waveform_family(tmp_path):
     "A waveform model trains, and its mining round cuts sample windows from the scenes (not log-mels)."
     run = toy_features(Run(tmp_path), n=(32, 8, 8))
-    m = train_run(run, TrainParams(family='raw1d', width=0.5, epochs=1, batch_size=16, verbose=0, scene_minutes=0.5,
+    m = train_run(run, TrainParams(family='raw1d', width=0.5, epochs=1, batch_size=16, verbose=0, scene_minutes=0.5, mine_rounds=1,
                                    mine_minutes=0.5, mine_top=8, mine_epochs=1, val_scene_minutes=1.0))
     tc = run.read_train_config()
     assert tc.input_kind == 'wave' and tc.input_shape == [16000] and tc.status == 'done'

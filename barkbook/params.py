@@ -147,7 +147,7 @@ class TrainParams(StepParams):
     family: str = P('cnn', "model family: cnn, dscnn, tiny_conv, mfcc_dense, raw1d, atomic")
     width: float = P(0.5, "channel multiplier of the model")
     dropout: float = P(0.1, "dropout rate")
-    epochs: int = P(40, "maximum epochs (early stopping may end sooner)")
+    epochs: int = P(30, "maximum epochs of the clip training (early stopping may end sooner)")
     batch_size: int = P(64, "examples per batch (global, over all replicas)")
     learning_rate: float = P(0.003, "initial learning rate (AdamW)")
     weight_decay: float = P(0.0001, "AdamW decoupled weight decay")

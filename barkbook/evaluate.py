@@ -90,7 +90,7 @@ def source_group(source:str, pattern:str|None=None)->str:
         m = re.search(pattern, source)
         return m.group(1) if m else source
     if (m := re.search(r'\[([^\],]+)', source)): return m.group(1).strip()
-    if (m := re.match(r'\s*([\w.\-]+/[\w.\-]+)@', source)): return m.group(1)
+    if (m := re.search(r'(?:^|\s)([\w.\-]+/[\w.\-]+)@', source)): return m.group(1)
     return source.strip()
 
 # %% ../nbs/26_evaluate.ipynb #ff383230

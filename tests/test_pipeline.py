@@ -58,7 +58,7 @@ def test_parameters_cell_is_the_declaration(step):
 def test_papermill_help_notebook_shows_types():
     r = subprocess.run([str(BIN / "papermill"), "--help-notebook", str(NBS / "02_train.ipynb")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "epochs: int (default 40)" in r.stdout and "family: str (default 'cnn')" in r.stdout
+    assert "epochs: int (default 30)" in r.stdout and "family: str (default 'cnn')" in r.stdout
 
 
 def test_mistyped_value_is_refused_before_step_01(tmp_path):

@@ -113,8 +113,11 @@ def test_report_notebook_02(tmp_path):
                         parameters=dict(run_dir=str(tmp_path / 'run'), **smoke_params('02_train').to_dict()))
     done = json.loads(out.read_text())
     text = '\n'.join(''.join(o.get('text', '')) for c in done['cells'] if c['cell_type'] == 'code' for o in c['outputs'])
-    epochs = smoke_params('02_train').epochs
-    assert len(re.findall(r'^epoch \d+/%d  loss' % epochs, text, re.M)) == Run(tmp_path / 'run').read_metrics().epochs_trained
+    sp, run = smoke_params('02_train'), Run(tmp_path / 'run')
+    k = next(r['round'] for r in run.read_metrics().mining if r['selected'])      # the kept candidate's round
+    clip_epochs = len(pd.read_csv(run.history_path)) - k * sp.mine_epochs          # its history: clips, then k rounds
+    assert len(re.findall(r'^epoch \d+/%d  loss' % sp.epochs, text, re.M)) == clip_epochs
+    assert len(re.findall(r'^epoch \d+/%d  loss' % sp.mine_epochs, text, re.M)) == sp.mine_rounds * sp.mine_epochs
     assert '\r' not in text and '%|' not in text and 'it/s' not in text          # no progress bars
     kinds = [k for c in done['cells'] if c['cell_type'] == 'code' for o in c['outputs'] for k in o.get('data', {})]
     assert kinds.count('image/png') == 3 and 'text/html' in kinds               # the three figures and the tables

@@ -13,7 +13,7 @@ from .core import BarkbookError, atomic_write_json
 from .audio import AUDIO_EXTENSIONS
 from .run import Run, RunError
 from .inference import Classifier, find_audio
-from .stream import set_name
+from .stream import set_names
 
 # %% auto #0
 __all__ = ['EvaluateError', 'read_labelled_set', 'clip_metrics', 'source_group', 'by_source', 'Evaluation', 'evaluate',
@@ -188,8 +188,7 @@ def evaluate_sets(run,                    # a run folder (or `Run`) with a conve
                  )->dict:
     "`{name: Evaluation}` with the int8 model; each summary saved to `run.eval_set_path(name)`, older ones removed."
     run = run if isinstance(run, Run) else Run(run)
-    names = [set_name(p) for p in paths]
-    if len(set(names)) < len(names): raise EvaluateError(f"eval sets must have different names: {names}")
+    names = set_names(paths)
     shutil.rmtree(run.eval_sets_dir, ignore_errors=True)
     evs = {n: evaluate(run, p, bark_label=bark_label) for n, p in zip(names, paths)}
     for n, ev in evs.items(): atomic_write_json(run.eval_set_path(n), ev.to_dict(), default=str)

@@ -440,14 +440,13 @@ def grid_input_shape(grid:StreamGrid, kind:str='logmel')->tuple:
     return (grid.cfg.clip_samples,) if kind == 'wave' else (grid.cfg.n_frames, grid.cfg.n_mels)
 
 # %% ../nbs/18_scenes.ipynb #9f150f09
-def mine_windows(score,                  # windows (B, ...) -> class scores (B, C)
+def mine_windows(score,                  # windows (N, ...) -> class scores (N, C), batching as it needs
                  scenes,                 # bark-free Scenes (generated)
                  grid:StreamGrid,        # the device's grid
                  classes:list,           # class labels in model output order
                  bark_label:str,         # the class the detector fires on
                  top:int,                # windows kept
                  kind:str='logmel',      # the model's input
-                 batch:int=512,          # windows scored per call
                 )->tuple:
     "`(x, y, bark score, windows scored)`: the `top` windows of the bark-free scenes that `score` finds most bark-like."
     b = classes.index(bark_label); shape = grid_input_shape(grid, kind)
@@ -455,7 +454,7 @@ def mine_windows(score,                  # windows (B, ...) -> class scores (B, 
     for sc in scenes:                            # keep a running top-k: hours of windows never sit in memory
         x, y = labelled_windows([sc], grid, classes, bark_label, kind=kind)
         if (y == b).any(): raise StreamError(f"scene {sc.name!r} has barks: mining needs bark-free scenes")
-        s = np.concatenate([np.asarray(score(x[i:i + batch]))[:, b] for i in range(0, len(x), batch)]).astype(np.float32)
+        s = np.asarray(score(x))[:, b].astype(np.float32)
         seen += len(x)
         kx, ky, ks = np.concatenate([kx, x]), np.concatenate([ky, y]), np.concatenate([ks, s])
         o = np.argsort(-ks, kind='stable')[:top]

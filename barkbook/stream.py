@@ -24,11 +24,11 @@ from .scenes import (StreamError, Scene, build_scene, _kinds, events_from_scores
 # %% auto #0
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
            'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes', 'scenes_from_split',
-           'read_clip_folder', 'set_name', 'folder_scenes', 'read_labels', 'write_labels', 'load_recording',
-           'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_score_trace', 'plot_timeline',
-           'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point', 'point_summary',
-           'ship_operating_point', 'save_scene', 'save_plots', 'stream_report', 'StreamResult', 'evaluate_run',
-           'detect_file', 'detections_table']
+           'read_clip_folder', 'set_name', 'set_names', 'folder_scenes', 'read_labels', 'write_labels',
+           'load_recording', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_score_trace',
+           'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point',
+           'point_summary', 'ship_operating_point', 'save_scene', 'save_plots', 'stream_report', 'StreamResult',
+           'evaluate_run', 'detect_file', 'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -308,6 +308,12 @@ def set_name(path)->str:
     path = Path(path)
     return path.name if path.is_dir() else path.parent.name if path.stem.lower() == 'manifest' else path.stem
 
+def set_names(paths)->list:
+    "`set_name` of each labelled set; StreamError if two share a name (their results would overwrite each other)."
+    names = [set_name(p) for p in paths]
+    if len(set(names)) < len(names): raise StreamError(f"eval sets must have different names: {names}")
+    return names
+
 def folder_scenes(path, p:StreamParams)->'Iterator[Scene]':
     "Scenes from a labelled set of real clips: `real_bark_scenes` with barks, `real_free_scenes` without."
     waves, labels, kinds = read_clip_folder(path)
@@ -474,7 +480,7 @@ def plot_score_trace(ax, scores:np.ndarray,             # (steps, classes) model
     ax.set(xlabel='time (s)', ylabel='P(bark)', ylim=(-0.02, 1.02), xlim=(t0, t1))
 
 # %% ../nbs/24_stream.ipynb #78e1dd84
-def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:FeatureConfig, classes,
+def plot_timeline(scene:Scene, scores:np.ndarray, det_cfg:DetectorConfig, cfg:FeatureConfig,
                   bark_label:str, tolerance_s:float, t0:float=0.0, t1:float|None=None):
     "Spectrogram of `scene` between t0 and t1 with the bark score, true barks and detections."
     import matplotlib.pyplot as plt   # only when plotting
@@ -504,6 +510,7 @@ def evaluation_scenes(run:Run, p:StreamParams)->'Iterator[Scene]':
     "Stage 1: generated scenes from the run's test split, the user's recordings, then scenes of each eval set."
     parts = [scenes_from_split(run.open_split('test'), p),
              (replace(load_recording(r), dataset='recordings') for r in p.recordings)]
+    set_names(p.eval_sets)                                               # one name per set, before any work
     parts += [folder_scenes(f, p) for f in p.eval_sets]               # each set read (and checked) now
     if p.n_bark_scenes + p.n_free_scenes == 0 and not p.recordings and not p.eval_sets:
         raise StreamError("nothing to evaluate: no generated scenes, no recordings and no eval sets")
@@ -598,7 +605,7 @@ def save_plots(run:Run, tables:dict, row, rule:str, example:Scene|None, det:Dete
         s = stream_scores(det.model, example.audio[:int(60 * example.sr)], det_cfg.grid(det.cfg))
         ex = replace(example, audio=example.audio[:int(60 * example.sr)])
         ex = replace(ex, events=ex.events[ex.events.start_s < ex.duration])
-        fig = plot_timeline(ex, s, det_cfg, det.cfg, det.classes, bark_label, tolerance_s, 0, ex.duration)
+        fig = plot_timeline(ex, s, det_cfg, det.cfg, bark_label, tolerance_s, 0, ex.duration)
         out.append(_save_fig(run.stream_path('timeline.png'), fig, dpi=100))
     return out
 

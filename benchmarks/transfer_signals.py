@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Which figure the pipeline can compute without real audio ranks models the way a real labelled set does?
+
+Reads the models already trained and scored by bench_mining.py (benchmarks/results/mining*.json: for each recipe and
+training seed the clip model and the model after the mining rounds, with their validation figures from training and
+their figures on the real set) and bench_frontend.py (results/frontend.json: clip models with log-mel and PCEN
+front-ends, their synthetic test accuracy and real figures). Trains nothing and scores nothing again: every number
+below was measured by those benchmarks.
+
+For each signal (synthetic validation clip accuracy, missed barks at <= 1 FA/h on the validation scenes, the same on
+the synthetic test scenes, synthetic test clip accuracy) it reports the Spearman rank correlation with real clip
+accuracy and real bark AP, over all models and within groups of similar models (only clip models, only mined models),
+where a selection rule has to work. A useful signal correlates positively (accuracy) or negatively (miss rates).
+
+    python benchmarks/transfer_signals.py [--results benchmarks/results] [--out benchmarks/results/transfer_signals.json]
+"""
+import argparse, json, re, sys
+from pathlib import Path
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNALS = {'val_accuracy': 'validation clip accuracy', 'val_scene_miss': 'validation scenes: missed at <= 1 FA/h',
+           'test_scene_miss': 'test scenes: missed at <= 1 FA/h', 'test_accuracy': 'synthetic test clip accuracy'}
+TARGETS = {'real_accuracy': 'real clip accuracy', 'real_ap': 'real bark AP'}
+
+def mining_models(path:Path)->list:
+    "One row per distinct model in a bench_mining.py result: the clip model and the last round's."
+    from barkbook.params import TrainParams
+    d = json.loads(path.read_text())
+    entries = [(k, v) for k, v in d.items() if k != 'note'] if 'seeds' not in d else [(' '.join(f'{k}={v}' for k, v in d['train'].items()) or 'defaults', d)]
+    rows = []
+    for recipe, e in entries:
+        m = re.search(r'(?<![\w])epochs=(\d+)', recipe)
+        epochs = int(m.group(1)) if m else TrainParams().epochs
+        for s in e['seeds']:
+            val = s['validation']
+            for cand, r in (('clip model', val[0]), ('after mining', val[-1])):
+                m = s[cand]
+                rows.append(dict(source=path.name, recipe=recipe if cand == 'after mining' else f'clip, {epochs} epochs',
+                                 group=cand, seed=s['seed'], val_accuracy=r['val_accuracy'], val_scene_miss=r['miss_rate'],
+                                 test_scene_miss=m['scenes']['miss_rate'], test_accuracy=np.nan,
+                                 real_accuracy=m['real']['accuracy'], real_ap=m['real']['bark_ap']))
+    return rows
+
+def frontend_models(path:Path)->list:
+    "One row per clip model of bench_frontend.py (no validation scenes there)."
+    d = json.loads(path.read_text())
+    return [dict(source=path.name, recipe=f"clip, {r['frontend']}", group='clip model', seed=r['seed'], val_accuracy=np.nan,
+                 val_scene_miss=np.nan, test_scene_miss=np.nan, test_accuracy=r['test']['accuracy'],
+                 real_accuracy=r['real']['accuracy'], real_ap=r['real']['bark_ap']) for r in d['rows']]
+
+def correlations(t:pd.DataFrame)->pd.DataFrame:
+    "Spearman rho (and its p-value) of every signal with every real figure, over all models and per group."
+    from scipy.stats import spearmanr
+    out = []
+    for name, g in [('all models', t), *((f'only {k}', v) for k, v in t.groupby('group'))]:
+        for s in SIGNALS:
+            for y in TARGETS:
+                ok = g[[s, y]].dropna()
+                if len(ok) < 4 or ok[s].nunique() < 2: continue
+                rho, p = spearmanr(ok[s], ok[y])
+                out.append(dict(models=name, signal=SIGNALS[s], real=TARGETS[y], n=len(ok), rho=round(float(rho), 3), p=round(float(p), 4)))
+    return pd.DataFrame(out)
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--results', default=str(ROOT/'benchmarks'/'results'))
+    ap.add_argument('--out', default=str(ROOT/'benchmarks'/'results'/'transfer_signals.json'))
+    a = ap.parse_args(argv)
+    res = Path(a.results); rows = []
+    for f in sorted(res.glob('mining*.json')): rows += mining_models(f)
+    if (res/'frontend.json').exists(): rows += frontend_models(res/'frontend.json')
+    if not rows: sys.exit(f"{res}: no bench_mining.py or bench_frontend.py results")
+    t = pd.DataFrame(rows)
+    # the clip model of a seed is the same in every mining recipe with its clip epochs: count it once
+    t = t.drop_duplicates(['recipe', 'seed', 'val_accuracy', 'real_accuracy']).reset_index(drop=True)
+    c = correlations(t)
+    pd.set_option('display.width', 200)
+    print(t.groupby('recipe')[[*SIGNALS, *TARGETS]].mean().round(3).to_string(), '\n')
+    print(c.to_string(index=False))
+    Path(a.out).write_text(json.dumps(dict(models=t.to_dict('records'), correlations=c.to_dict('records')), indent=1))
+    print(f"\nSaved {a.out}")
+
+if __name__ == '__main__':
+    sys.exit(main())

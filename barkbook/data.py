@@ -150,16 +150,21 @@ def spread_fixed_splits(src:pd.DataFrame, p:DataParams)->pd.DataFrame:
     return out
 
 # %% ../nbs/18_data.ipynb #6e245a2e
-SYNTH_VERSION = 4   # bump when the generator changes: clips of another version are not reused
+SYNTH_VERSION = 5   # bump when the generator changes: clips of another version are not reused
 
 def _synth_path(label, seed, g, k, opts:dict|None=None)->str:
     "Where a synthetic clip lives, relative to the run's data folder."
     tag = f"_{sha1_bytes(json.dumps(opts, sort_keys=True).encode())[:6]}" if opts else ''
     return f"clips/{label}/synth{SYNTH_VERSION}{tag}_s{seed}_g{int(g):05d}_{int(k):02d}.wav"
 
+def _event_columns(info:dict)->dict:
+    "Manifest fields of a generated clip's description: its kind and event span."
+    ev = info.get('event_s') or (float('nan'), float('nan'))
+    return dict(kind=info.get('kind', ''), event_start_s=float(ev[0]), event_end_s=float(ev[1]))
+
 def _existing_row(p:Path)->dict:
-    with sf.SoundFile(str(p)) as f:   # the generator wrote the clip's kind into its INFO chunk
-        return dict(sha1=sha1_file(p), duration=f.frames / SAMPLE_RATE, kind=f.comment or '')
+    with sf.SoundFile(str(p)) as f:   # the generator wrote the clip's kind and event into its INFO chunk
+        return dict(sha1=sha1_file(p), duration=f.frames / SAMPLE_RATE, **_event_columns(synth.read_clip_comment(f.comment)))
 
 # %% ../nbs/18_data.ipynb #a1b7fee3
 def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=True)->list:
@@ -177,7 +182,7 @@ def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=Tru
             jobs.append((r.label, p.seed, int(r.sgroup), int(r.index), path, opts))
         rows.append(row)
     for info in synth.render_clips(jobs, n_jobs=p.n_jobs, progress=progress):
-        rows[where[info['path']]].update(sha1=info['sha1'], duration=info['duration'], kind=info.get('kind', ''))
+        rows[where[info['path']]].update(sha1=info['sha1'], duration=info['duration'], **_event_columns(info))
     return rows
 
 # %% ../nbs/18_data.ipynb #8d7c3bfa
@@ -295,7 +300,8 @@ def augment_train(run:Run, manifest:pd.DataFrame, p:DataParams, progress:bool=Tr
         for k in range(p.augment_copies):
             rel = Path(r.path).parent/'aug'/f"{Path(r.path).stem}_a{p.seed}_{k}.wav"
             row = dict(path=rel.as_posix(), label=r.label, group=r.group, split='train', source='augment',
-                       duration=r.duration, origin=r.path, kind=r.kind)
+                       duration=r.duration, origin=r.path, kind=r.kind,
+                       event_start_s=r.event_start_s, event_end_s=r.event_end_s)   # the room keeps the event in place
             dst = run.clip_path(rel.as_posix())
             if dst.exists(): rows.append(dict(row, sha1=sha1_file(dst)))
             else: jobs.append((str(run.clip_path(r.path)), str(dst), augment_key(p.seed, r.path, k), row))
@@ -396,7 +402,7 @@ def _write_split(run:Run, split:str, m:pd.DataFrame, cfg:FeatureConfig, cid:dict
             _write_rows(tw, s, w); _write_rows(tx, s, logmel(int16_to_float(w), cfg)); bar.update(len(w))
         with open(ty, 'wb') as f: np.save(f, np.array([cid[l] for l in m.label], dtype=np.int64))
         with atomic_path(run.shard_path(split, 'meta')) as tm:
-            m[['path', 'label', 'group', 'source', 'kind']].to_csv(tm, index=False, errors=FS_ERRORS)
+            m[['path', 'label', 'group', 'source', 'kind', 'event_start_s', 'event_end_s']].to_csv(tm, index=False, errors=FS_ERRORS)
 
 # %% ../nbs/18_data.ipynb #59098e34
 def _features_key(manifest:pd.DataFrame, classes, cfg:FeatureConfig)->str:

@@ -24,7 +24,9 @@ class RunError(BarkbookError):
     "A run folder artefact that is missing or broken; the message names the file and the step that makes it."
 
 SPLITS = ('train', 'val', 'test')
-MANIFEST_COLUMNS = ['path', 'label', 'group', 'split', 'source', 'duration', 'sha1', 'origin', 'kind']
+MANIFEST_COLUMNS = ['path', 'label', 'group', 'split', 'source', 'duration', 'sha1', 'origin', 'kind',
+                    'event_start_s', 'event_end_s']   # where in the clip its event (the barks) lies, s; empty: unknown
+_OPTIONAL = dict(kind='', event_start_s=float('nan'), event_end_s=float('nan'))   # columns older manifests lack
 REJECT_COLUMNS = ['path', 'reason']
 WARNING_COLUMNS = ['path', 'origin', 'warning']   # one row per doubt about an imported clip
 _MAKER = {'data': '01_generate_data', 'features': '01_generate_data', 'model': '02_train',
@@ -153,12 +155,12 @@ def manifest_path(self:Run)->Path: return self.data_dir/'manifest.csv'
 @patch
 def read_manifest(self:Run)->pd.DataFrame:
     "The data set's manifest: one row per clip (path relative to data/, label, group, split, ...)."
-    df = self._read_csv(self.manifest_path, [c for c in MANIFEST_COLUMNS if c != 'kind'])
-    return df if 'kind' in df else df.assign(kind='')   # manifests made before the kind column
+    df = self._read_csv(self.manifest_path, [c for c in MANIFEST_COLUMNS if c not in _OPTIONAL])
+    return df.assign(**{c: v for c, v in _OPTIONAL.items() if c not in df})   # manifests made before those columns
 @patch
 def write_manifest(self:Run, df:pd.DataFrame)->Path:
     "Save the manifest (its columns in the standard order)."
-    if 'kind' not in df: df = df.assign(kind='')   # what a clip holds (e.g. 'bark:harsh'); unknown for some imports
+    df = df.assign(**{c: v for c, v in _OPTIONAL.items() if c not in df})   # kind: what a clip holds; unknown for some imports
     return _write_csv(self.manifest_path, df[MANIFEST_COLUMNS])
 @patch
 def clip_path(self:Run, rel:str)->Path:

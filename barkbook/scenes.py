@@ -98,13 +98,18 @@ def _mix_background(waves, picks, gains, hop:int, ov:int, n_total:int)->np.ndarr
     return np.concatenate([y.ravel(), x[-1, hop:]])[:n_total]
 
 # %% ../nbs/18_scenes.ipynb #feb6ed7f
+def _event_span(b:np.ndarray, span, sr:int)->tuple:
+    "Start and end sample of the event in clip `b`: its known span (seconds) if given, else `_active_span`."
+    if span is None or not np.all(np.isfinite(span)): return _active_span(b)
+    a = int(np.clip(round(span[0] * sr), 0, len(b) - 1)); return a, int(np.clip(round(span[1] * sr), a + 1, len(b)))
+
 def _place_barks(audio:np.ndarray, waves, bark_idx, bark_label:str, rng, snrs_db, bark_gap_s,
-                 min_background_dbfs:float, sr:int)->list:
+                 min_background_dbfs:float, sr:int, spans=None)->list:
     "Add bark (or word) clips to `audio` in place at random gaps and the SNRs cycled; their labelled intervals."
     clip, rows = waves.shape[1], []
     t, k = rng.uniform(*bark_gap_s) / 2, 0
     while t + clip / sr + 0.5 < len(audio) / sr:
-        i = rng.choice(bark_idx); b = _clip(waves, i); a, e = _active_span(b)
+        i = rng.choice(bark_idx); b = _clip(waves, i); a, e = _event_span(b, None if spans is None else spans[i], sr)
         s0 = int(round(t * sr)); seg = slice(s0 + a, s0 + e)
         bg_db = max(float(rms_dbfs(audio[seg])), min_background_dbfs)
         snr = float(snrs_db[k % len(snrs_db)])
@@ -115,6 +120,7 @@ def _place_barks(audio:np.ndarray, waves, bark_idx, bark_label:str, rng, snrs_db
                          snr_db=round(float(rms_dbfs(g * b[a:e])) - bg_db, 2)))
         t += e / sr + rng.uniform(*bark_gap_s); k += 1
     return rows
+
 
 # %% ../nbs/18_scenes.ipynb #e1450f0a
 def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
@@ -132,6 +138,7 @@ def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
                 name:str='scene',
                 sr:int=SAMPLE_RATE,
                 kinds=None,                        # (N,) sound kind of each clip (default: its label)
+                spans=None,                        # (N, 2) where each clip's event lies, s (NaN/None: by loudness)
                 overlay_labels=(),                 # classes placed on top like barks (words), not in the background
                 overlay_gap_s=(8.0, 20.0),         # range of the pause between two overlaid clips, seconds
                 dataset:str='synthetic',           # the evaluation set the scene belongs to
@@ -153,8 +160,8 @@ def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
     audio = _mix_background(waves, picks, gains, hop, ov, n_total)
     for lab in overlay_labels:                                  # words over the background, then the barks
         idx = np.flatnonzero(labels == lab)
-        if len(idx): rows += _place_barks(audio, waves, idx, lab, rng, snrs_db, overlay_gap_s, min_background_dbfs, sr)
-    if with_barks: rows += _place_barks(audio, waves, bark_idx, bark_label, rng, snrs_db, bark_gap_s, min_background_dbfs, sr)
+        if len(idx): rows += _place_barks(audio, waves, idx, lab, rng, snrs_db, overlay_gap_s, min_background_dbfs, sr, spans)
+    if with_barks: rows += _place_barks(audio, waves, bark_idx, bark_label, rng, snrs_db, bark_gap_s, min_background_dbfs, sr, spans)
     ev = pd.DataFrame(rows, columns=['start_s', 'end_s', 'label', 'clip', 'snr_target_db', 'snr_db'])
     ev['kind'] = [kinds[int(i)] if pd.notna(i) else lab for i, lab in zip(ev['clip'], ev['label'])]
     ev = ev.drop(columns='clip').sort_values('start_s', kind='stable').reset_index(drop=True)
@@ -169,6 +176,12 @@ def _kinds(meta:pd.DataFrame)->np.ndarray|None:
     if 'kind' not in meta.columns: return None
     k = meta['kind'].astype(object)
     return np.where(k.isna() | (k.astype(str).str.strip() == ''), meta['label'], k).astype(str)
+
+def _spans(meta:pd.DataFrame)->np.ndarray|None:
+    "(N, 2) event start and end in each clip, seconds (NaN: unknown), from a clip table; None without the columns."
+    if not {'event_start_s', 'event_end_s'} <= set(meta.columns): return None
+    return np.stack([pd.to_numeric(meta[c], errors='coerce').to_numpy(float) for c in ('event_start_s', 'event_end_s')], 1)
+
 
 # %% ../nbs/18_scenes.ipynb #742bffcf
 def _run_around(above:np.ndarray, d:int)->tuple:
@@ -408,12 +421,12 @@ def split_scenes(split:SplitData,         # one split of the run's features (its
                  bark_gap_s=(2.0, 6.0),   # pause between barks (s)
                 )->'Iterator[Scene]':
     "Scenes of `minutes` in all from `split`'s clips, one at a time."
-    labels, kinds = split.meta['label'].astype(str).values, _kinds(split.meta)
+    labels, kinds, spans = split.meta['label'].astype(str).values, _kinds(split.meta), _spans(split.meta)
     n = int(math.ceil(minutes / scene_minutes - 1e-9))
     for i in range(n):
         m = min(scene_minutes, minutes - i * scene_minutes)
         yield build_scene(split.wave, labels, bark_label, minutes=m, with_barks=with_barks, snrs_db=snrs_db,
-                          bark_gap_s=bark_gap_s, seed=seed + i, kinds=kinds,
+                          bark_gap_s=bark_gap_s, seed=seed + i, kinds=kinds, spans=spans,
                           name=f"{split.split}_{'barks' if with_barks else 'bark_free'}_{i}")
 
 # %% ../nbs/18_scenes.ipynb #0e16c4eb

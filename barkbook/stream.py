@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from .detector import DetectorConfig, postprocess
 from .params import StreamParams
 from .run import Run, SplitData, StreamReport
-from .scenes import (StreamError, Scene, build_scene, _kinds, events_from_scores, sweep_events, match_events,
+from .scenes import (StreamError, Scene, build_scene, _kinds, _spans, events_from_scores, sweep_events, match_events,
                              setting_metrics, parse_rule, detector_settings, sweep, _RULE, choose_operating_point)
 
 # %% auto #0
@@ -260,10 +260,10 @@ def score_file(model,                   # a barkbook.runtime.Int8Model (or anyth
     return (np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)), sc.n_samples
 
 # %% ../nbs/24_stream.ipynb #1e234fb8
-def iter_scenes(waves, labels, p:StreamParams, kinds=None, n_bark:int=1, n_free:int=1, prefix:str='',
+def iter_scenes(waves, labels, p:StreamParams, kinds=None, spans=None, n_bark:int=1, n_free:int=1, prefix:str='',
                 dataset:str='synthetic', overlay_labels=())->'Iterator[Scene]':
     "Scenes built one at a time (hours of audio never sit in memory): `n_bark` with barks, then `n_free` without."
-    kw = dict(minutes=p.scene_minutes, snrs_db=tuple(p.snrs_db), bark_gap_s=tuple(p.bark_gap_s), kinds=kinds,
+    kw = dict(minutes=p.scene_minutes, snrs_db=tuple(p.snrs_db), bark_gap_s=tuple(p.bark_gap_s), kinds=kinds, spans=spans,
               dataset=dataset, overlay_labels=tuple(overlay_labels))
     for i in range(n_bark):
         yield build_scene(waves, labels, p.bark_label, with_barks=True, seed=p.seed + i, name=f'{prefix}barks_{i}', **kw)
@@ -280,7 +280,7 @@ def scenes_from_split(split:SplitData,   # the run's test split (Run.open_split(
     labels = split.meta['label'].astype(str).values
     if p.bark_label not in list(split.classes):
         raise StreamError(f"{split.path}: class {p.bark_label!r} not in {list(split.classes)}")
-    return iter_scenes(split.wave, labels, p, _kinds(split.meta), p.n_bark_scenes, p.n_free_scenes)
+    return iter_scenes(split.wave, labels, p, _kinds(split.meta), _spans(split.meta), p.n_bark_scenes, p.n_free_scenes)
 
 # %% ../nbs/24_stream.ipynb #fffee3d9
 def read_clip_folder(path,                          # class sub-folders, or a .csv / .jsonl manifest (path, label[, kind])
@@ -319,7 +319,7 @@ def folder_scenes(path, p:StreamParams)->'Iterator[Scene]':
     waves, labels, kinds = read_clip_folder(path)
     if p.bark_label not in set(labels): raise StreamError(f"{path}: no {p.bark_label!r} clips")
     name = set_name(path)
-    return iter_scenes(waves, labels, p, kinds, p.real_bark_scenes, p.real_free_scenes, prefix=f'{name}:',
+    return iter_scenes(waves, labels, p, kinds, n_bark=p.real_bark_scenes, n_free=p.real_free_scenes, prefix=f'{name}:',
                        dataset=f'real:{name}', overlay_labels=[l for l in p.overlay_labels if l != p.bark_label])
 
 # %% ../nbs/24_stream.ipynb #f79cb81c

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_synth.ipynb #f5289061
 from __future__ import annotations
-import ctypes, math, os, struct, threading, time, zlib
+import ctypes, json, math, os, struct, threading, time, zlib
 from functools import lru_cache
 import numpy as np
 import scipy.signal
@@ -16,7 +16,7 @@ from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 __all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
            'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
            'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
-           'parallel_batches', 'TextProgress', 'render_clips']
+           'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -154,7 +154,9 @@ def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
     if far: y = _filt(y, 'low', rng.uniform(1200, 4000))
     y = _reverb(rng, y, rng.uniform(0.15, 0.8) if far else rng.uniform(0.1, 0.35),
                 rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
-    return y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far))
+    # where the barks are (first onset, end of the last bark), s: scenes place and label a bark clip by it
+    event = [round(start / SAMPLE_RATE, 4), round(min(n, start + total) / SAMPLE_RATE, 4)]
+    return y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far), event_s=event)
 
 # %% ../nbs/16_synth.ipynb #0a83ff6b
 class _VOICE(ctypes.Structure):
@@ -611,6 +613,22 @@ def synth_clip(label:str,  # one of CLASSES
                 peak_dbfs=round(float(peak_dbfs(y)), 2), rms_dbfs=round(float(rms_dbfs(y)), 2))
     return y.astype(np.float32), info
 
+# %% ../nbs/16_synth.ipynb #c1ipc0mm
+def clip_comment(info:dict)->str|None:
+    "What a clip's WAV comment keeps of its `info`: its kind and event span, as JSON (None: nothing to keep)."
+    keep = {k: info[k] for k in ('kind', 'event_s') if info.get(k) not in (None, '')}
+    return json.dumps(keep) if keep else None
+
+def read_clip_comment(comment:str|None)->dict:
+    "The kind and event span a clip's WAV comment holds (`clip_comment`); a plain comment is a kind."
+    c = (comment or '').strip()
+    if c.startswith('{'):
+        try: d = json.loads(c)
+        except json.JSONDecodeError: return dict(kind=c)
+        return d if isinstance(d, dict) else dict(kind=c)
+    return dict(kind=c) if c else {}
+
+
 # %% ../nbs/16_synth.ipynb #ed039281
 def _render_batch(jobs):
     "Worker: render and save a batch of clips; returns their descriptions."
@@ -619,7 +637,7 @@ def _render_batch(jobs):
     out = []
     for label, seed, group, index, path, *opts in jobs:
         y, info = synth_clip(label, seed, group, index, **(opts[0] if opts else {}))
-        save_wav(path, float_to_int16(y), comment=info.get('kind'))   # the kind travels with the clip
+        save_wav(path, float_to_int16(y), comment=clip_comment(info))   # its kind and event travel with the clip
         info.update(path=str(path), sha1=sha1_file(path), duration=len(y) / SAMPLE_RATE)
         out.append(info)
     return out

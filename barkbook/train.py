@@ -736,7 +736,7 @@ def train_run(run:Run, p:TrainParams)->Metrics:
     return m
 
 # %% ../nbs/20_train.ipynb #2f0a54d4
-TINY_VERSION = 3  # bump when tiny runs must be rebuilt for a reason their parameters do not show
+TINY_VERSION = 4  # bump when tiny runs must be rebuilt for a reason their parameters do not show
 
 def _tiny_key(seed:int)->str:
     "Hash of what a tiny run is built from: smoke parameters of 01 and 02, the seed, the front-end."

@@ -133,14 +133,14 @@ def _cli_items(params, steps:dict)->list:
     return [i for i in items if i[0] is None] + [i for i in items if i[0] is not None]
 
 # %% ../nbs/27_pipeline.ipynb #d404a650
-PATH_PARAMS = ('firmware_dir', 'recordings', 'imports')   # parameters holding file or folder paths
+PATH_PARAMS = ('firmware_dir', 'recordings', 'eval_sets', 'imports')   # parameters holding file or folder paths
 
 def resolve_paths(name:str, value, cwd:str|Path):
     "`value` of parameter `name` with relative paths made absolute against `cwd` (other values unchanged)."
     def absolute(p): return str((Path(cwd)/p).resolve()) if isinstance(p, str) and p else p
     if name not in PATH_PARAMS or value is None: return value
     if name == 'firmware_dir': return absolute(value)
-    if name == 'recordings': return [absolute(p) for p in value]
+    if name in ('recordings', 'eval_sets'): return [absolute(p) for p in value]
     return [{k: absolute(v) if k in ('path', 'mapping') else v for k, v in d.items()} for d in value]
 
 # %% ../nbs/27_pipeline.ipynb #3051c19a

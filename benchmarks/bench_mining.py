@@ -37,17 +37,27 @@ def real_figures(run, keras_file, real):
         e = evaluate(view, real, kind='float').metrics
     return {k: e[k] for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap')}
 
-def scene_figures(run, model, p):
-    "Missed barks at <= 1 FA/h and their mean latency on the test scenes (float model, detector without averaging)."
+def candidates(run)->list:
+    "(round, checkpoint) of every candidate of a trained run: the clip model, then each mining round."
+    fd = run.fit_dir()
+    return [(r['round'], fd.checkpoint if r['round'] == 0 else fd.round(r['round']).checkpoint) for r in run.read_metrics().mining]
+
+def test_scenes(run, p)->list:
+    "[(scene without audio, model inputs of every step)] of the run's test scenes: built once, scored by every model."
     from barkbook.detector import DetectorConfig
     from barkbook.features import StreamGrid
-    from barkbook.scenes import scene_inputs, sweep, choose_operating_point
+    from barkbook.scenes import scene_inputs
     from barkbook.stream import scenes_from_split
+    grid = StreamGrid.from_hop_ms(run.read_feature_config(), DetectorConfig().hop_ms)
+    return [(sc.without_audio(), scene_inputs(sc.audio, grid)) for sc in scenes_from_split(run.open_split('test'), p)]
+
+def scene_figures(run, model, scenes, p):
+    "Missed barks at <= 1 FA/h and their mean latency on `test_scenes` (float model, detector without averaging)."
+    from barkbook.detector import DetectorConfig
+    from barkbook.scenes import sweep, choose_operating_point
     from barkbook.train import SELECT_THRESHOLDS, score_windows
     cfg, classes = run.read_feature_config(), run.read_classes()
-    grid = StreamGrid.from_hop_ms(cfg, DetectorConfig().hop_ms)
-    scored = [(sc.without_audio(), score_windows(model, scene_inputs(sc.audio, grid)))
-              for sc in scenes_from_split(run.open_split('test'), p)]
+    scored = [(sc, score_windows(model, x)) for sc, x in scenes]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
     r, _ = choose_operating_point(sweep(scored, det, cfg, SELECT_THRESHOLDS, ['default'], p.bark_label, p.tolerance_s), 'fa_per_hour<=1')
     return {k: float(r[k]) for k in ('threshold', 'miss_rate', 'fa_per_hour', 'latency_mean_s', 'n_barks', 'free_hours')}
@@ -63,9 +73,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from barkbook.models import load_model
     from barkbook.params import StreamParams, TrainParams
+    from barkbook.run import Run
     from barkbook.train import train_run
     over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
-    rows, out = [], Path(a.out).resolve()
+    rows, out, sp = [], Path(a.out).resolve(), StreamParams()
+    scenes = test_scenes(Run(Path(a.run)), sp)             # every seed shares the run's test split: one set of scenes
     for s in a.seeds:
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
         p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
@@ -73,11 +85,10 @@ def main(argv=None):
         m = run.read_metrics() if done else train_run(run, p)     # a seed trained before with these parameters is reused
         train_s = m.train_seconds
         pick = next(r['round'] for r in m.mining if r['selected'])
-        fd = run.fit_dir()
-        cands = {'clip model': fd.checkpoint, 'after mining': fd.round(len(m.mining) - 1).checkpoint}
+        cands = candidates(run); cands = {'clip model': cands[0][1], 'after mining': cands[-1][1]}
         row = dict(seed=s, train_s=round(train_s, 1), selected_round=pick, validation=m.mining)
         for name, f in cands.items():
-            row[name] = dict(real=real_figures(run, f, a.real), scenes=scene_figures(run, load_model(f), StreamParams()))
+            row[name] = dict(real=real_figures(run, f, a.real), scenes=scene_figures(run, load_model(f), scenes, sp))
             print(f"seed {s} {name}: {row[name]}", flush=True)
         rows.append(row)
         out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), train=over, seeds=rows), indent=1))

@@ -11,7 +11,7 @@ misses over all candidates.
 
     python benchmarks/bench_selection.py --runs runs/_spans [--minutes 40 120] [--out benchmarks/results/selection.json]
 
-Not part of `make bench`: ~1 min per candidate on 2 cores.
+Not part of `make bench`: ~1 min per candidate on 2 cores (the test scenes are built once per feature store).
 """
 import argparse, dataclasses, json, sys
 from pathlib import Path
@@ -19,11 +19,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'benchmarks'))
-
-def candidates(run)->list:
-    "(round, checkpoint) of every candidate of a trained run: the clip model, then each mining round."
-    m, fd = run.read_metrics(), run.fit_dir()
-    return [(r['round'], fd.checkpoint if r['round'] == 0 else fd.round(r['round']).checkpoint) for r in m.mining]
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,17 +31,19 @@ def main(argv=None):
     from barkbook.params import StreamParams, TrainParams
     from barkbook.run import Run
     from barkbook.train import load_training_data, scene_material, stream_check
-    from bench_mining import scene_figures
-    rows = []
+    from bench_mining import candidates, scene_figures, test_scenes
+    rows, sp, scenes = [], StreamParams(), {}
     for d in a.runs:
         for s in sorted(Path(d).glob('s[0-9]*')):
             run = Run(s); rec = run.read_train_config()
             p = TrainParams.from_overrides(dict(rec.params, scene_minutes=1.0))   # the seed's own parameters
             data = load_training_data(run, p.family)
+            feats = (run.root/'features').resolve()                          # bench seeds link one run's features:
+            if feats not in scenes: scenes[feats] = test_scenes(run, sp)     # its test scenes are built once
             sms = {mn: scene_material(data, dataclasses.replace(p, val_scene_minutes=mn)) for mn in a.minutes}
             for k, f in candidates(run):
                 model = load_model(f)
-                row = dict(run=str(s), round=k, test=scene_figures(run, model, StreamParams())['miss_rate'])
+                row = dict(run=str(s), round=k, test=scene_figures(run, model, scenes[feats], sp)['miss_rate'])
                 for mn, sm in sms.items():
                     v = stream_check(model, sm, data, p)
                     row[f'val_{mn:g}'] = v['miss_rate']; row[f'ok_{mn:g}'] = v['within_budget']

@@ -236,7 +236,7 @@ class StreamParams(StepParams):
     min_bark_duration_ms: int = P(240, "detector: the averaged score must stay above threshold this long")
     suppression_ms: int = P(1500, "detector: no new detection this long after one")
     tolerance_s: float = P(0.5, "a bark counts as found if a detection starts within this many seconds")
-    rule: str = P('fa_per_hour at most 1', "operating point: fewest misses within this false-alarm rate")
+    rule: str = P('fa_per_hour at most 1 and latency_mean_s at most 0.5', "operating point: fewest misses within this false-alarm rate (and mean latency)")
     seed: int = P(0, "randomness of the generated scenes")
     save_scenes: bool = P(False, "also write the generated scenes as WAV + Audacity labels into stream/scenes")
 

@@ -16,9 +16,9 @@ from .run import SplitData
 
 # %% auto #0
 __all__ = ['StreamError', 'Scene', 'toy_clips', 'build_scene', 'events_from_scores', 'sweep_events', 'match_events',
-           'scene_metrics', 'setting_metrics', 'parse_rule', 'detector_settings', 'sweep', 'choose_operating_point',
-           'event_fraction', 'window_labels', 'scene_inputs', 'split_scenes', 'labelled_windows', 'grid_input_shape',
-           'mine_windows']
+           'scene_metrics', 'setting_metrics', 'parse_rule', 'detector_settings', 'sweep', 'rule_bounds',
+           'choose_operating_point', 'event_fraction', 'window_labels', 'scene_inputs', 'split_scenes',
+           'labelled_windows', 'grid_input_shape', 'mine_windows']
 
 # %% ../nbs/18_scenes.ipynb #d1218ee1
 class StreamError(BarkbookError):
@@ -350,23 +350,35 @@ def sweep(scored:list,                    # [(Scene, scores (n_steps, C)), ...]
                          for rule, dc in detector_settings(base_det_cfg, thresholds, rules)])
 
 # %% ../nbs/18_scenes.ipynb #5fe3f497
-_RULE = re.compile(r'^\s*(fa_per_hour|miss_rate)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
+_BOUND = re.compile(r'^\s*(fa_per_hour|miss_rate|latency_mean_s)\s*(?:<=|≤|\s+at\s+most\s+)\s*([0-9]*\.?[0-9]+)\s*$')
+
+def rule_bounds(rule:str)->list:
+    "`[(column, limit), ...]` of an operating-point rule: one bound on fa_per_hour or miss_rate, then optional `and` bounds."
+    parts = re.split(r'\s+and\s+', str(rule).strip())
+    ms = [_BOUND.match(s) for s in parts]
+    cols = [m.group(1) for m in ms if m]
+    if not all(ms) or cols[0] == 'latency_mean_s' or len(set(cols)) < len(cols) or {'fa_per_hour', 'miss_rate'} <= set(cols):
+        raise StreamError(f"operating-point rule {rule!r} is not 'fa_per_hour<=X' or 'miss_rate<=X', "
+                          f"optionally followed by ' and latency_mean_s<=S'")
+    return [(m.group(1), float(m.group(2))) for m in ms]
 
 def choose_operating_point(table:pd.DataFrame,  # sweep output
-                           rule:str,             # 'fa_per_hour<=X' or 'miss_rate<=X'
+                           rule:str,             # 'fa_per_hour<=X' or 'miss_rate<=X' [and 'latency_mean_s<=S']
                           )->tuple:
     "The chosen sweep row (a Series) and whether it satisfies `rule`."
-    m = _RULE.match(str(rule))
-    if not m: raise StreamError(f"operating-point rule {rule!r} is not 'fa_per_hour<=X' or 'miss_rate<=X'")
+    bounds = rule_bounds(rule)
     if not len(table): raise StreamError("empty sweep table")
-    bound_col, limit = m.group(1), float(m.group(2))
+    bound_col = bounds[0][0]
     goal = 'miss_rate' if bound_col == 'fa_per_hour' else 'fa_per_hour'
     t = table.fillna({'miss_rate': 0.0, 'fa_per_hour': 0.0, 'latency_mean_s': np.inf})
-    ok = t[t[bound_col] <= limit + 1e-12]
+    within = lambda bs: t[np.all([t[c] <= x + 1e-12 for c, x in bs], axis=0)]
+    ok, first = within(bounds), within(bounds[:1])
     order = ['latency_mean_s', 'threshold']; asc = [True, False]          # then the sweep's order (stable)
-    if len(ok): best = ok.sort_values([goal] + order, ascending=[True] + asc, kind='stable').iloc[0]
+    pool = ok if len(ok) else first
+    if len(pool): best = pool.sort_values([goal] + order, ascending=[True] + asc, kind='stable').iloc[0]
     else: best = t.sort_values([bound_col, goal] + order, ascending=[True, True] + asc, kind='stable').iloc[0]
     return table.loc[best.name], bool(len(ok))
+
 
 # %% ../nbs/18_scenes.ipynb #caf7b2cc
 def event_fraction(starts:np.ndarray,     # start time (s) of each window

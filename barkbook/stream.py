@@ -19,7 +19,7 @@ from .detector import DetectorConfig, postprocess
 from .params import StreamParams
 from .run import Run, SplitData, StreamReport
 from .scenes import (StreamError, Scene, build_scene, _kinds, _spans, events_from_scores, sweep_events, match_events,
-                             setting_metrics, parse_rule, detector_settings, sweep, _RULE, choose_operating_point)
+                             setting_metrics, parse_rule, detector_settings, sweep, rule_bounds, choose_operating_point)
 
 # %% auto #0
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
@@ -654,7 +654,7 @@ def evaluate_run(run:Run,               # the run: features and the int8 model i
                  backend:str='litert',   # Int8Model backend
                 )->StreamResult:
     "Evaluate the run's int8 model on long audio, choose the detector operating point, and ship it."
-    if not _RULE.match(str(p.rule)): choose_operating_point(pd.DataFrame(), p.rule)   # a bad rule fails before any work
+    rule_bounds(p.rule)                                               # a bad rule fails before any work
     det = load_detector(run, p.bark_label, backend)
     if p.bark_label not in det.classes: raise StreamError(f"{run.root}: class {p.bark_label!r} not in {det.classes}")
     base = DetectorConfig(min_bark_duration_ms=int(p.min_bark_duration_ms), suppression_ms=int(p.suppression_ms),

@@ -182,6 +182,7 @@ class TrainParams(StepParams):
     mine_top: int = P(3000, "highest-scoring bark-free windows kept per round as extra negatives")
     mine_epochs: int = P(8, "epochs of each mining round (clips, scene bark windows, mined windows)")
     mine_learning_rate: float = P(0.0003, "learning rate of the mining rounds")
+    mine_ema: float = P(0.0, "mining rounds end on a moving average of their weights with this momentum per step (0: on their last weights)")
     val_scene_minutes: float = P(120.0, "minutes of validation scenes (half with barks) that choose the model")
     select_fa_per_hour: float = P(1.0, "choose the fewest missed barks on them at most this many false alarms per hour")
 

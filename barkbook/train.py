@@ -665,7 +665,9 @@ def mine_round(fd:FitDir, start:Path, data:TrainData, p:TrainParams, x:np.ndarra
     val_ds = make_dataset(data.inputs('val'), data.val.y, n_cls, p.batch_size)
     with strategy.scope():
         model = load_model(start)
-        model.compile(optimizer=keras.optimizers.AdamW(p.mine_learning_rate, weight_decay=p.weight_decay),
+        opt = keras.optimizers.AdamW(p.mine_learning_rate, weight_decay=p.weight_decay, use_ema=p.mine_ema > 0,
+                                    ema_momentum=p.mine_ema or 0.99)   # Keras swaps the average in when fit ends
+        model.compile(optimizer=opt,
                       loss=make_loss(p.loss, p.focal_gamma, p.label_smoothing),
                       weighted_metrics=[keras.metrics.CategoricalAccuracy(name='accuracy')], jit_compile=jit)
     thr = Throughput(len(y))

@@ -722,6 +722,7 @@ def build_host_app(build_dir,                   # where the executable goes (obj
     objs = compile_objects(srcs, flags, include_dirs(fw))
     exe = Path(build_dir)/f"host_app-{target}-{variant}-{hashlib.sha1(' '.join(map(str, objs + tobjs)).encode()).hexdigest()[:10]}"
     if not exe.exists():
+        exe.parent.mkdir(parents=True, exist_ok=True)
         _run(['g++', *extra, *objs, *tobjs, '-lm', '-o', exe.with_suffix('.tmp')], "linking the host app")
         os.replace(exe.with_suffix('.tmp'), exe)
     return exe

@@ -190,7 +190,7 @@ def test_default_firmware_dir_is_inside_the_run(tmp_path):
     shipped = default_firmware_dir() / "lib/neural_network/model.cc"
     before = shipped.read_bytes() if shipped.exists() else None
     p = dataclasses.replace(P, also_float32=False)
-    rep = cv.convert_run(run, dataclasses.replace(p, quantization="float32", max_arena_kb=1024.0), log=None)
+    rep = cv.convert_run(run, dataclasses.replace(p, quantization="float32", max_arena_kb=1024.0, max_model_kb=1024.0), log=None)   # float32 of the default width is ~58 KB: over the int8 budget
     assert rep.firmware_dir is None and not (run.root / "firmware").exists()
     assert Int8Model(run.tflite_path("float32"), "tflm").predict(np.full((1, 49, 40), -60.0)).shape == (1, 4)
     rep = cv.convert_run(run, dataclasses.replace(p, quantization="dynamic"), log=None)

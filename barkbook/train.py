@@ -34,8 +34,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
            'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
            'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
-           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'mining_rounds',
-           'mining_table', 'train_run', 'tiny_run']
+           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'kept_round',
+           'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -484,6 +484,7 @@ def check_params(p:TrainParams):
     for k in ('epochs', 'batch_size', 'n_seeds'):
         if getattr(p, k) < 1: raise TrainError(f"{k} must be >= 1, got {getattr(p, k)}")
     if not p.learning_rate > 0: raise TrainError(f"learning_rate must be > 0, got {p.learning_rate}")
+    if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
     if p.monitor not in ('val_accuracy', 'val_loss'):
         raise TrainError(f"monitor must be 'val_accuracy' or 'val_loss', got {p.monitor!r}")
     make_loss(p.loss, p.focal_gamma, p.label_smoothing); make_learning_rate(p.schedule, p.learning_rate, 1, 1)
@@ -679,6 +680,11 @@ def mine_round(fd:FitDir, start:Path, data:TrainData, p:TrainParams, x:np.ndarra
     tmp = fd.checkpoint.with_name('.saving.keras'); model.save(tmp); tmp.replace(fd.checkpoint)   # Keras names by suffix
     return finish_fit(fd, data, replace(p, epochs=p.mine_epochs), seed, 0, time.perf_counter() - t0, thr, float('nan'))
 
+# %% ../nbs/20_train.ipynb #d7f7527a
+def kept_round(rows:list)->int:
+    "Index of the candidate 02 keeps: within the false-alarm budget first, then fewest missed barks, then best val accuracy."
+    return min(range(len(rows)), key=lambda i: (not rows[i]['within_budget'], rows[i]['miss_rate'], -rows[i].get('val_accuracy', 0.0)))
+
 # %% ../nbs/20_train.ipynb #2ce7c727
 def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
     "`(chosen FitResult, rows)`: the clip model, then `p.mine_rounds` rounds of mining, each checked on validation scenes."
@@ -705,7 +711,7 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
         cands.append(cur)
         r = rows[-1]; print(f"round {k}: {len(y)} windows mined of {seen} (bark score ≥ {r['lowest_mined_score']:.3f}); "
                             f"validation scenes: {r['miss_rate']:.1%} of barks missed at {r['fa_per_hour']:.1f} FA/h (threshold {r['threshold']:g})")
-    pick = min(range(len(rows)), key=lambda i: (not rows[i]['within_budget'], rows[i]['miss_rate'], -rows[i]['val_accuracy']))
+    pick = kept_round(rows)
     for i, r in enumerate(rows): r['selected'] = i == pick
     return cands[pick], rows
 

@@ -30,7 +30,7 @@ def main(argv=None):
     from barkbook.models import load_model
     from barkbook.params import StreamParams, TrainParams
     from barkbook.run import Run
-    from barkbook.train import load_training_data, scene_material, stream_check
+    from barkbook.train import kept_round, load_training_data, scene_material, stream_check
     from bench_mining import candidates, scene_figures, test_scenes
     rows, sp, scenes = [], StreamParams(), {}
     for d in a.runs:
@@ -41,9 +41,10 @@ def main(argv=None):
             feats = (run.root/'features').resolve()                          # bench seeds link one run's features:
             if feats not in scenes: scenes[feats] = test_scenes(run, sp)     # its test scenes are built once
             sms = {mn: scene_material(data, dataclasses.replace(p, val_scene_minutes=mn)) for mn in a.minutes}
+            val_acc = {r['round']: r['val_accuracy'] for r in run.read_metrics().mining}
             for k, f in candidates(run):
                 model = load_model(f)
-                row = dict(run=str(s), round=k, test=scene_figures(run, model, scenes[feats], sp)['miss_rate'])
+                row = dict(run=str(s), round=k, test=scene_figures(run, model, scenes[feats], sp)['miss_rate'], val_accuracy=val_acc[k])
                 for mn, sm in sms.items():
                     v = stream_check(model, sm, data, p)
                     row[f'val_{mn:g}'] = v['miss_rate']; row[f'ok_{mn:g}'] = v['within_budget']
@@ -54,7 +55,7 @@ def main(argv=None):
         by_run = {}
         for r in rows: by_run.setdefault(r['run'], []).append(r)
         for rs in by_run.values():
-            kept = min(rs, key=lambda r: (not r[f'ok_{mn:g}'], r[f'val_{mn:g}']))     # 02's rule (val accuracy tie-break left out)
+            kept = rs[kept_round([dict(r, within_budget=r[f'ok_{mn:g}'], miss_rate=r[f'val_{mn:g}']) for r in rs])]   # 02's rule
             best = min(rs, key=lambda r: r['test'])
             picks += kept is best; regret.append(kept['test'] - best['test'])
         rho = spearmanr([r[f'val_{mn:g}'] for r in rows], [r['test'] for r in rows])[0]

@@ -14,10 +14,10 @@ from .run import Run, RunError, RunRecord
 
 # %% auto #0
 __all__ = ['PIPELINE', 'RESERVED', 'PATH_PARAMS', 'PipelineError', 'NotebookFailed', 'parse_value', 'typed_value', 'find_step',
-           'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters', 'package_versions',
-           'git_info', 'execute_step', 'run_folder', 'run_lock', 'mark_interrupted', 'open_record', 'save_record',
-           'run_step', 'clean_run', 'run_pipeline', 'load_sweep', 'point_name', 'compare_runs', 'markdown_table',
-           'plot_comparison', 'run_sweep']
+           'select_steps', 'load_config', 'resolve_paths', 'resolve_parameters', 'step_parameters', 'check_steps',
+           'package_versions', 'git_info', 'execute_step', 'run_folder', 'run_lock', 'mark_interrupted', 'open_record',
+           'save_record', 'run_step', 'clean_run', 'run_pipeline', 'load_sweep', 'point_name', 'compare_runs',
+           'markdown_table', 'plot_comparison', 'run_sweep']
 
 # %% ../nbs/27_pipeline.ipynb #c45a832e
 PIPELINE = ('01_generate_data', '02_train', '03_convert_tflite', '04_stream')  # the notebooks of a run, in order
@@ -172,6 +172,26 @@ def step_parameters(given:dict, steps:dict|None=None)->dict:
     "{step: its StepParams} — the declared defaults with the `given` values (from `resolve_parameters`) on top."
     steps = steps or STEPS
     return {s: steps[s].from_overrides(given.get(s, {})) for s in steps}
+
+# %% ../nbs/27_pipeline.ipynb #88c4476c
+def _step_checks(todo:list)->dict:
+    "{step: its own parameter check} for the steps of `todo` that have one (imported only when needed: seconds)."
+    out = {}
+    if '01_generate_data' in todo:
+        from barkbook.data import check_data_params; out['01_generate_data'] = check_data_params
+    if '04_stream' in todo:
+        from barkbook.stream import check_stream_params; out['04_stream'] = check_stream_params
+    return out
+
+def check_steps(todo:list, given:dict, steps:dict|None=None):
+    "Raise PipelineError naming the step if the parameters of a step in `todo` fail that step's own checks."
+    steps = steps or STEPS
+    checks = _step_checks([s for s in todo if steps[s] is STEPS.get(s)])
+    for s in todo:
+        try:
+            p = steps[s].from_overrides(given.get(s, {}))
+            if s in checks: checks[s](p)
+        except (BarkbookError, ParamError) as e: raise PipelineError(f"{s}: {e}") from None
 
 # %% ../nbs/27_pipeline.ipynb #1f61d97d
 def package_versions()->dict:
@@ -445,6 +465,7 @@ def run_pipeline(name:str|None=None,          # run name: outputs go to runs_dir
     config = config if isinstance(config, dict) else load_config(config)
     todo = select_steps(list(steps), start, stop)
     given = resolve_parameters(config, params, steps, origin=str(cfg_path or '--config'), cwd=cwd)
+    check_steps(todo, given, steps)
     with run_lock(run):
         clean_run(run, given, todo, log)   # the lock is held: no one else writes here
         rec = open_record(run, steps, todo)

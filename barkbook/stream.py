@@ -28,7 +28,7 @@ __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detect
            'load_recording', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_score_trace',
            'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point',
            'point_summary', 'ship_operating_point', 'save_scene', 'save_plots', 'stream_report', 'StreamResult',
-           'evaluate_run', 'detect_file', 'detections_table']
+           'check_stream_params', 'evaluate_run', 'detect_file', 'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -647,6 +647,16 @@ class StreamResult:
     @property
     def scenes(self)->list: return [sc for sc, _ in self.scored]
 
+# %% ../nbs/24_stream.ipynb #2d05f2a5
+def check_stream_params(p:StreamParams):
+    "Raise StreamError for 04_stream parameters that cannot work (rule, detector rules, missing sets), before any work."
+    rule_bounds(p.rule)
+    detector_settings(DetectorConfig(min_bark_duration_ms=int(p.min_bark_duration_ms), suppression_ms=int(p.suppression_ms)),
+                      p.thresholds, p.detector_rules)
+    for what, paths in (('eval_sets', p.eval_sets), ('recordings', p.recordings)):
+        gone = [str(f) for f in paths if not Path(f).exists()]
+        if gone: raise StreamError(f"{what}: {', '.join(gone)}: no such file or folder")
+
 # %% ../nbs/24_stream.ipynb #66df4b0d
 def evaluate_run(run:Run,               # the run: features and the int8 model in; detector settings and the stream report out
                  p:StreamParams,         # the step's parameters
@@ -654,12 +664,11 @@ def evaluate_run(run:Run,               # the run: features and the int8 model i
                  backend:str='litert',   # Int8Model backend
                 )->StreamResult:
     "Evaluate the run's int8 model on long audio, choose the detector operating point, and ship it."
-    rule_bounds(p.rule)                                               # a bad rule fails before any work
+    check_stream_params(p)                                            # bad parameters fail before any work
     det = load_detector(run, p.bark_label, backend)
     if p.bark_label not in det.classes: raise StreamError(f"{run.root}: class {p.bark_label!r} not in {det.classes}")
     base = DetectorConfig(min_bark_duration_ms=int(p.min_bark_duration_ms), suppression_ms=int(p.suppression_ms),
                           bark_class=det.classes.index(p.bark_label))
-    detector_settings(base, p.thresholds, p.detector_rules)                                   # bad rules: before any work
     shutil.rmtree(run.stream_path('scenes'), ignore_errors=True)   # stream/scenes/ holds this evaluation's scenes or none
     save = (lambda sc: save_scene(run, sc)) if p.save_scenes else None
     ss = score_scenes(det, evaluation_scenes(run, p), base.grid(det.cfg), p.bark_label, save)  # 1, 2

@@ -23,16 +23,16 @@ from . import synth
 from .augment import room_bank, recording_chain, augment_clip
 
 # %% auto #0
-__all__ = ['SYNTH_VERSION', 'BUILT_IN_SOURCES', 'WARNING_KINDS', 'DataError', 'plan_synth', 'make_plan', 'assign_splits',
-           'split_plan', 'spread_fixed_splits', 'make_synth_clips', 'import_clips', 'data_set_warnings', 'augment_key',
-           'augment_train', 'make_manifest', 'make_clips', 'write_features', 'build_dataset', 'summary_table',
-           'warning_counts', 'printable', 'plot_examples']
+__all__ = ['SYNTH_VERSION', 'BUILT_IN_SOURCES', 'WARNING_KINDS', 'DataError', 'check_data_params', 'plan_synth', 'make_plan',
+           'assign_splits', 'split_plan', 'spread_fixed_splits', 'make_synth_clips', 'import_clips',
+           'data_set_warnings', 'augment_key', 'augment_train', 'make_manifest', 'make_clips', 'write_features',
+           'build_dataset', 'summary_table', 'warning_counts', 'printable', 'plot_examples']
 
 # %% ../nbs/18_data.ipynb #ff42c240
 class DataError(BarkbookError):
     "Bad data-set parameters or a data set that cannot be built or read; the message says what and where."
 
-def _check_params(p:DataParams):
+def check_data_params(p:DataParams):
     "Raise DataError for parameters that make no sense, before any work."
     c = p.classes
     if not c or len(set(c)) != len(c) or not all(isinstance(v, str) and v for v in c):
@@ -44,6 +44,8 @@ def _check_params(p:DataParams):
                         f"(got {p.val_frac}, {p.test_frac})")
     if len(p.snr_db) != 2 or not p.snr_db[0] <= p.snr_db[1]:
         raise DataError(f"snr_db must be [low, high] with low <= high, got {p.snr_db!r}")
+    if not 0 <= p.barks_over_talk <= 1:
+        raise DataError(f"barks_over_talk is a share of the bark clips, between 0 and 1, got {p.barks_over_talk!r}")
     unknown = [v for v in c if v not in synth.CLASSES] if p.clips_per_class else []
     if unknown: raise DataError(f"the built-in generator cannot make {unknown} (it makes "
                                 f"{list(synth.CLASSES)}); set clips_per_class=0 and import them, or drop them "
@@ -150,7 +152,7 @@ def spread_fixed_splits(src:pd.DataFrame, p:DataParams)->pd.DataFrame:
     return out
 
 # %% ../nbs/18_data.ipynb #6e245a2e
-SYNTH_VERSION = 5   # bump when the generator changes: clips of another version are not reused
+SYNTH_VERSION = 6   # bump when the generator changes: clips of another version are not reused
 
 def _synth_path(label, seed, g, k, opts:dict|None=None)->str:
     "Where a synthetic clip lives, relative to the run's data folder."
@@ -171,6 +173,7 @@ def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=Tru
     "Render the plan's synthetic rows that do not exist yet; manifest rows of all of them."
     snr = tuple(float(v) for v in p.snr_db)
     opts = {} if snr == tuple(synth.SNR_DB) else dict(snr_db=snr)
+    if p.barks_over_talk != synth.BARKS_OVER_TALK: opts['talk'] = float(p.barks_over_talk)
     rows, jobs, where = [], [], {}
     for r in plan[plan.kind == 'synth'].itertuples():
         rel = _synth_path(r.label, p.seed, r.sgroup, r.index, opts); path = run.clip_path(rel)
@@ -448,7 +451,7 @@ def build_dataset(run:Run,            # the run folder: data/ and features/ are 
                   progress:bool=True, # print progress lines
                  )->pd.DataFrame:
     "Generate / import, split, store and featurise the data set of `run`; returns the manifest."
-    _check_params(p)
+    check_data_params(p)
     plan, rejected = make_plan(p)
     plan = split_plan(plan, p)
     manifest = make_clips(run, p, plan, rejected, progress)

@@ -13,10 +13,10 @@ from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
-           'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
-           'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
-           'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'BARKS_OVER_TALK', 'PEAK_DBFS',
+           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark',
+           'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity',
+           'synth_clip', 'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -531,6 +531,7 @@ def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tupl
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
 SNR_DB = (0.0, 20.0)          # event-to-background ratio range
+BARKS_OVER_TALK = 0.3         # share of bark clips whose background has a person talking in it
 PEAK_DBFS = (-40.0, -3.0)     # clip peak level range (dog_bark, speech, ambient)
 AMBIENT_MIN_RMS_DBFS = -45.0  # ambient clips never quieter than this
 SILENCE_DBFS = (-80.0, -50.0) # silence RMS range
@@ -543,12 +544,17 @@ def _active_rms(y):
     return float(np.sqrt(np.mean(e[e >= e.max() * 1e-3]) + 1e-20))
 
 # %% ../nbs/16_synth.ipynb #32283f3c
-def _over_background(rng, y, n, snr_db=SNR_DB):
-    "Mix event `y` over an ambient background at a random SNR in `snr_db`; returns (mix, info)."
+def _over_background(rng, y, n, snr_db=SNR_DB, talk:float=0.0):
+    "Mix event `y` over an ambient background (with probability `talk`, a stranger talking over it) at a random SNR in `snr_db`; returns (mix, info)."
     bg, binfo = ambient(rng, n, events=rng.random() < 0.5)
+    bg, kinds = bg / np.sqrt(np.mean(bg ** 2)), binfo['kinds']
+    if talk and rng.random() < talk:   # the talker is the loudest background sound, the ambient 3-20 dB below it
+        voice, _ = speech(rng, speaker_identity(rng), n)
+        bg = voice / _active_rms(voice) + bg * _db(-rng.uniform(3, 20)); kinds = kinds + ['talk']
+        bg = bg / _active_rms(bg)
     snr = rng.uniform(*snr_db)
-    mix = y / _active_rms(y) * _db(snr) + bg / np.sqrt(np.mean(bg ** 2))
-    return mix, dict(snr_db=round(float(snr), 2), background=binfo['kinds'])
+    mix = y / _active_rms(y) * _db(snr) + bg
+    return mix, dict(snr_db=round(float(snr), 2), background=kinds)
 
 # %% ../nbs/16_synth.ipynb #e39697bc
 def synth_identity(label:str, seed:int, group:int)->dict:
@@ -561,17 +567,17 @@ def synth_identity(label:str, seed:int, group:int)->dict:
     return dict(alpha=float(rng.uniform(0.5, 2)), lowpass=float(rng.uniform(800, 7000)))
 
 # %% ../nbs/16_synth.ipynb #86f39981
-def _event_clip(rng, y, info, n, snr_db):
+def _event_clip(rng, y, info, n, snr_db, talk=0.0):
     "A bark or speech source `y` over a background at a random SNR, at a random peak level."
-    y, binfo = _over_background(rng, y, n, snr_db); info.update(binfo)
+    y, binfo = _over_background(rng, y, n, snr_db, talk); info.update(binfo)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
     return y, info
 
-def _bark_clip(rng, ident, n, snr_db): return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db)
-def _speech_clip(rng, ident, n, snr_db): return _event_clip(rng, *speech(rng, ident, n), n, snr_db)
+def _bark_clip(rng, ident, n, snr_db, talk): return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db, talk)
+def _speech_clip(rng, ident, n, snr_db, talk): return _event_clip(rng, *speech(rng, ident, n), n, snr_db)
 
 # %% ../nbs/16_synth.ipynb #7a45d1f1
-def _ambient_clip(rng, ident, n, snr_db):
+def _ambient_clip(rng, ident, n, snr_db, talk):
     "An ambient scene at a random peak level, never quieter than AMBIENT_MIN_RMS_DBFS."
     y, info = ambient(rng, n)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
@@ -601,12 +607,13 @@ def synth_clip(label:str,  # one of CLASSES
                index:int,  # clip number within the group
                n:int=CLIP_SAMPLES,
                snr_db=SNR_DB, # (low, high) event-to-background ratio of barks and speech, dB
+               talk:float=BARKS_OVER_TALK, # share of bark clips with a person talking in their background
               )->tuple:
     "Render one clip: float32 samples at 16 kHz and a dict describing it."
     ident = synth_identity(label, seed, group)
     rng = clip_rng(seed, label, group, index)
     if label != 'silence':   # a real microphone never delivers digital zeros: add its self-noise floor
-        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db)
+        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk)
         y = y + _mic_floor(rng, n)
     else: y, info = _silence_clip(rng, ident, n)
     info.update(label=label, seed=int(seed), group=int(group), index=int(index),

@@ -8,7 +8,7 @@ built run (default runs/default), in runs/_mining/s<seed>/ (data and features li
 float Keras models (the int8 model follows within ~1 %), scored with the detector without averaging over
 thresholds 0.3 ... 0.995 on the run's test split (04_stream's scenes: StreamParams defaults).
 
-    python benchmarks/bench_mining.py --real PATH [--run runs/default] [--seeds 0 1 2] [--train k=v ...]
+    python benchmarks/bench_mining.py --real PATH [--run runs/default] [--scenes-run RUN] [--seeds 0 1 2] [--train k=v ...]
 
 Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json (`--out`).
 """
@@ -66,6 +66,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--real', required=True, help='labelled real set: class sub-folders or a manifest')
     ap.add_argument('--run', default=str(ROOT/'runs'/'default'), help='a run with data and features')
+    ap.add_argument('--scenes-run', help='score on the test scenes of this run instead (default: --run), to compare data sets on one test')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--train', nargs='*', default=[], metavar='KEY=VALUE')
     ap.add_argument('--runs-dir', default=str(ROOT/'runs'/'_mining'))
@@ -77,7 +78,8 @@ def main(argv=None):
     from barkbook.train import train_run
     over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
     rows, out, sp = [], Path(a.out).resolve(), StreamParams()
-    scenes = test_scenes(Run(Path(a.run)), sp)             # every seed shares the run's test split: one set of scenes
+    scenes_run = Path(a.scenes_run or a.run)
+    scenes = test_scenes(Run(scenes_run), sp)              # every seed shares one test split: one set of scenes
     for s in a.seeds:
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
         p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
@@ -91,7 +93,7 @@ def main(argv=None):
             row[name] = dict(real=real_figures(run, f, a.real), scenes=scene_figures(run, load_model(f), scenes, sp))
             print(f"seed {s} {name}: {row[name]}", flush=True)
         rows.append(row)
-        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), train=over, seeds=rows), indent=1))
+        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), run=str(a.run), scenes_run=str(scenes_run), train=over, seeds=rows), indent=1))
     print('\n| candidate | seeds | scenes: missed at <= 1 FA/h | latency (s) | real acc | bark precision | bark recall | bark AP |\n|---|---|---|---|---|---|---|---|')
     for name in ('clip model', 'after mining'):
         f = lambda g, k: np.array([r[name][g][k] for r in rows], float)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_train.ipynb #5cff6fa9
 from __future__ import annotations
-import json, math, shutil, time
+import contextlib, io, json, math, os, shutil, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +34,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
            'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
            'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
-           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'kept_round',
-           'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
+           'SceneMaterial', 'scene_material', 'score_windows', 'window_scorer', 'stream_check', 'mine_round',
+           'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -643,11 +643,34 @@ def score_windows(model:keras.Model, x:np.ndarray, batch:int=512)->np.ndarray:
         out.append(np.asarray(model.predict_on_batch(np.concatenate([xb, pad])))[:len(xb)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
+# %% ../nbs/20_train.ipynb #6779ef33
+def window_scorer(model:keras.Model, batch:int=512):
+    "`x -> class scores` of `model` on windows: a float TFLite copy run by LiteRT with XNNPACK, else Keras."
+    from ai_edge_litert.interpreter import Interpreter
+    shape = tuple(model.input_shape[1:])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):          # the converter prints where it saved its SavedModel
+            ip = Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert(), num_threads=os.cpu_count())
+        i, o = ip.get_input_details()[0]['index'], ip.get_output_details()[0]['index']
+        ip.resize_tensor_input(i, [batch, *shape]); ip.allocate_tensors()
+    except Exception as e:                                        # any conversion failure: Keras scores it, slower
+        warnings.warn(f"scoring with Keras: LiteRT cannot take this model ({type(e).__name__}: {e})")
+        return lambda x: score_windows(model, x, batch)
+    def score(x:np.ndarray)->np.ndarray:
+        out = []
+        for k in range(0, len(x), batch):
+            xb = np.asarray(x[k:k + batch], np.float32); n = len(xb)
+            if n < batch: xb = np.concatenate([xb, np.zeros((batch - n, *shape), np.float32)])
+            ip.set_tensor(i, xb); ip.invoke(); out.append(ip.get_tensor(o)[:n].copy())
+        return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
+    return score
+
 # %% ../nbs/20_train.ipynb #0abeed07
 def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
     "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
     bark = bark_index(data.classes, p.bark_label)
-    scored = [(sc, score_windows(model, x)) for sc, x in sm.val]
+    score = window_scorer(model)
+    scored = [(sc, score(x)) for sc, x in sm.val]
     det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
     table = sweep(scored, det, data.cfg, SELECT_THRESHOLDS, ['default'], data.classes[bark], StreamParams().tolerance_s)
     row, ok = choose_operating_point(table, f'fa_per_hour<={p.select_fa_per_hour}')    # 04_stream's rule, on validation scenes
@@ -698,7 +721,7 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
     cur = first
     for k in range(1, p.mine_rounds + 1):
         free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
-        score = lambda x: score_windows(cur.model, x)
+        score = window_scorer(cur.model)
         x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
         mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
         X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])

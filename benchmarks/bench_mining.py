@@ -55,9 +55,10 @@ def scene_figures(run, model, scenes, p):
     "Missed barks at <= 1 FA/h and their mean latency on `test_scenes` (float model, detector without averaging)."
     from barkbook.detector import DetectorConfig
     from barkbook.scenes import sweep, choose_operating_point
-    from barkbook.train import SELECT_THRESHOLDS, score_windows
+    from barkbook.train import SELECT_THRESHOLDS, window_scorer
     cfg, classes = run.read_feature_config(), run.read_classes()
-    scored = [(sc, score_windows(model, x)) for sc, x in scenes]
+    score = window_scorer(model)
+    scored = [(sc, score(x)) for sc, x in scenes]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
     r, _ = choose_operating_point(sweep(scored, det, cfg, SELECT_THRESHOLDS, ['default'], p.bark_label, p.tolerance_s), 'fa_per_hour<=1')
     return {k: float(r[k]) for k in ('threshold', 'miss_rate', 'fa_per_hour', 'latency_mean_s', 'n_barks', 'free_hours')}

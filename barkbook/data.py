@@ -152,7 +152,7 @@ def spread_fixed_splits(src:pd.DataFrame, p:DataParams)->pd.DataFrame:
     return out
 
 # %% ../nbs/18_data.ipynb #6e245a2e
-SYNTH_VERSION = 6   # bump when the generator changes: clips of another version are not reused
+SYNTH_VERSION = 5   # bump when the generator changes: clips of another version are not reused
 
 def _synth_path(label, seed, g, k, opts:dict|None=None)->str:
     "Where a synthetic clip lives, relative to the run's data folder."

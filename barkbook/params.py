@@ -128,7 +128,7 @@ class DataParams(StepParams):
     val_frac: float = P(0.15, "fraction of groups for validation (data sets without an official split)")
     test_frac: float = P(0.15, "fraction of groups for test (data sets without an official split)")
     snr_db: list[float] = P([0, 20], "range of bark/speech-to-background ratio in synthetic clips, dB")
-    barks_over_talk: float = P(0.3, "share of synthetic bark clips with a person talking in their background")
+    barks_over_talk: float = P(0.0, "share of synthetic bark clips with a person talking in their background")
     augment_copies: int = P(0, "copies of each non-silence training clip through the room/microphone chain")
     n_rooms: int = P(64, "simulated rooms in the data set's impulse-response bank (used by augment_copies)")
     max_windows_per_file: int = P(10, "at most this many 1 s windows per event file, or per background recording (group)")

@@ -531,7 +531,7 @@ def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tupl
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
 SNR_DB = (0.0, 20.0)          # event-to-background ratio range
-BARKS_OVER_TALK = 0.3         # share of bark clips whose background has a person talking in it
+BARKS_OVER_TALK = 0.0         # share of bark clips whose background has a person talking in it (measured, off)
 PEAK_DBFS = (-40.0, -3.0)     # clip peak level range (dog_bark, speech, ambient)
 AMBIENT_MIN_RMS_DBFS = -45.0  # ambient clips never quieter than this
 SILENCE_DBFS = (-80.0, -50.0) # silence RMS range

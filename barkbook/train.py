@@ -669,8 +669,7 @@ def window_scorer(model:keras.Model, batch:int=512):
 def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
     "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
     bark = bark_index(data.classes, p.bark_label)
-    score = window_scorer(model)
-    scored = [(sc, score(x)) for sc, x in sm.val]
+    scored = [(sc, score_windows(model, x)) for sc, x in sm.val]
     det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
     table = sweep(scored, det, data.cfg, SELECT_THRESHOLDS, ['default'], data.classes[bark], StreamParams().tolerance_s)
     row, ok = choose_operating_point(table, f'fa_per_hour<={p.select_fa_per_hour}')    # 04_stream's rule, on validation scenes
@@ -721,7 +720,7 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
     cur = first
     for k in range(1, p.mine_rounds + 1):
         free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
-        score = window_scorer(cur.model)
+        score = lambda x: score_windows(cur.model, x)
         x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
         mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
         X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])

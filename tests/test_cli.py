@@ -88,7 +88,7 @@ def test_list_params_shows_the_declaration():
     assert [l for l in lines if not l.startswith(" ")] == STEP_NAMES
     for step, cls in STEPS.items():
         for s in cls.specs(): assert f"  {s.name}: {s.type} = {s.default!r}  # {s.help}" in lines, (step, s.name)
-    assert "  epochs: int = 16  # maximum epochs of the clip training (early stopping may end sooner)" in lines
+    assert "  epochs: int = 20  # maximum epochs of the clip training (early stopping may end sooner)" in lines
 
 
 def test_run_refuses_bad_parameters_before_any_step(toy, tmp_path):

@@ -58,7 +58,7 @@ def test_parameters_cell_is_the_declaration(step):
 def test_papermill_help_notebook_shows_types():
     r = subprocess.run([str(BIN / "papermill"), "--help-notebook", str(NBS / "02_train.ipynb")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "epochs: int (default 16)" in r.stdout and "family: str (default 'cnn')" in r.stdout
+    assert "epochs: int (default 20)" in r.stdout and "family: str (default 'cnn')" in r.stdout
 
 
 def test_mistyped_value_is_refused_before_step_01(tmp_path):
@@ -86,7 +86,7 @@ def test_make_pipeline_is_the_declared_defaults():
     assert given["01_generate_data"] == {} and given["02_train"] == {}
     assert given["03_convert_tflite"] == given["04_stream"] == {"firmware_dir": str(ROOT / "firmware")}
     full = step_parameters(given)
-    assert full["02_train"] == TrainParams() and (full["02_train"].epochs, full["02_train"].width) == (16, 0.75)
+    assert full["02_train"] == TrainParams() and (full["02_train"].epochs, full["02_train"].width) == (20, 0.75)
     assert not (ROOT / "configs" / "default.yaml").exists(), "the defaults live in barkbook.params only"
 
 

@@ -108,6 +108,12 @@ def test_run_refuses_bad_parameters_before_any_step(toy, tmp_path):
     assert r.returncode == 2 and f"{cfg} [02_train]: 02_train: parameter width expects float, got 'wide'" in r.stderr
     r = run("-p", "run_dir", "/tmp/elsewhere")
     assert r.returncode == 2 and "set by the runner" in r.stderr
+    r = run("-p", "rule", "fewest misses")                 # a later step's own checks run before the first step
+    assert r.returncode == 2 and "04_stream: operating-point rule 'fewest misses'" in r.stderr, r.stderr
+    r = run("-p", "eval_sets", '["nowhere.csv"]')
+    assert r.returncode == 2 and "04_stream: eval_sets: " in r.stderr and "nowhere.csv: no such file or folder" in r.stderr
+    r = run("-p", "barks_over_talk", "2")
+    assert r.returncode == 2 and "01_generate_data: barks_over_talk is a share" in r.stderr, r.stderr
     assert not any(tmp_path.glob("x*")), "nothing may run when a parameter is refused"
 
 

@@ -1035,5 +1035,4 @@ d = { 'settings': { 'branch': 'main',
                                 'barkbook.train.toy_features': ('train.html#toy_features', 'barkbook/train.py'),
                                 'barkbook.train.train_dataset': ('train.html#train_dataset', 'barkbook/train.py'),
                                 'barkbook.train.train_run': ('train.html#train_run', 'barkbook/train.py'),
-                                'barkbook.train.window_scorer': ('train.html#window_scorer', 'barkbook/train.py'),
                                 'barkbook.train.write_shards': ('train.html#write_shards', 'barkbook/train.py')}}}

@@ -173,7 +173,7 @@ def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=Tru
     "Render the plan's synthetic rows that do not exist yet; manifest rows of all of them."
     snr = tuple(float(v) for v in p.snr_db)
     opts = {} if snr == tuple(synth.SNR_DB) else dict(snr_db=snr)
-    if p.barks_over_talk != synth.BARKS_OVER_TALK: opts['talk'] = float(p.barks_over_talk)
+    if p.barks_over_talk: opts['talk'] = float(p.barks_over_talk)
     rows, jobs, where = [], [], {}
     for r in plan[plan.kind == 'synth'].itertuples():
         rel = _synth_path(r.label, p.seed, r.sgroup, r.index, opts); path = run.clip_path(rel)

@@ -13,10 +13,10 @@ from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'BARKS_OVER_TALK', 'PEAK_DBFS',
-           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark',
-           'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity',
-           'synth_clip', 'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
+           'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
+           'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
+           'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -531,7 +531,6 @@ def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tupl
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
 SNR_DB = (0.0, 20.0)          # event-to-background ratio range
-BARKS_OVER_TALK = 0.0         # share of bark clips whose background has a person talking in it (measured, off)
 PEAK_DBFS = (-40.0, -3.0)     # clip peak level range (dog_bark, speech, ambient)
 AMBIENT_MIN_RMS_DBFS = -45.0  # ambient clips never quieter than this
 SILENCE_DBFS = (-80.0, -50.0) # silence RMS range
@@ -607,7 +606,7 @@ def synth_clip(label:str,  # one of CLASSES
                index:int,  # clip number within the group
                n:int=CLIP_SAMPLES,
                snr_db=SNR_DB, # (low, high) event-to-background ratio of barks and speech, dB
-               talk:float=BARKS_OVER_TALK, # share of bark clips with a person talking in their background
+               talk:float=0.0, # share of bark clips with a person talking in their background (01's barks_over_talk)
               )->tuple:
     "Render one clip: float32 samples at 16 kHz and a dict describing it."
     ident = synth_identity(label, seed, group)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_train.ipynb #5cff6fa9
 from __future__ import annotations
-import contextlib, io, json, math, os, shutil, time, warnings
+import json, math, shutil, time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +34,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
            'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
            'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
-           'SceneMaterial', 'scene_material', 'score_windows', 'window_scorer', 'stream_check', 'mine_round',
-           'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
+           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'kept_round',
+           'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -642,28 +642,6 @@ def score_windows(model:keras.Model, x:np.ndarray, batch:int=512)->np.ndarray:
         pad = np.zeros((batch - len(xb), *xb.shape[1:]), np.float32)
         out.append(np.asarray(model.predict_on_batch(np.concatenate([xb, pad])))[:len(xb)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
-
-# %% ../nbs/20_train.ipynb #6779ef33
-def window_scorer(model:keras.Model, batch:int=512):
-    "`x -> class scores` of `model` on windows: a float TFLite copy run by LiteRT with XNNPACK, else Keras."
-    from ai_edge_litert.interpreter import Interpreter
-    shape = tuple(model.input_shape[1:])
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):          # the converter prints where it saved its SavedModel
-            ip = Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert(), num_threads=os.cpu_count())
-        i, o = ip.get_input_details()[0]['index'], ip.get_output_details()[0]['index']
-        ip.resize_tensor_input(i, [batch, *shape]); ip.allocate_tensors()
-    except Exception as e:                                        # any conversion failure: Keras scores it, slower
-        warnings.warn(f"scoring with Keras: LiteRT cannot take this model ({type(e).__name__}: {e})")
-        return lambda x: score_windows(model, x, batch)
-    def score(x:np.ndarray)->np.ndarray:
-        out = []
-        for k in range(0, len(x), batch):
-            xb = np.asarray(x[k:k + batch], np.float32); n = len(xb)
-            if n < batch: xb = np.concatenate([xb, np.zeros((batch - n, *shape), np.float32)])
-            ip.set_tensor(i, xb); ip.invoke(); out.append(ip.get_tensor(o)[:n].copy())
-        return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
-    return score
 
 # %% ../nbs/20_train.ipynb #0abeed07
 def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:

@@ -13,10 +13,10 @@ from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS',
-           'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks',
-           'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity', 'synth_clip',
-           'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'HARD_NEGATIVES', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS',
+           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark',
+           'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity',
+           'synth_clip', 'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -283,6 +283,10 @@ _ONSETS = ('b c d f g h j k l m n p r s t v w z br tr st sh ch pl kr gr fl sp').
 _VOWELS = ('a e i o u a e i o ai ou ei ia').split()
 _CODAS = ('', '', '', 'n', 'm', 's', 'r', 'l', 't', 'k', 'ng', 'st')
 
+def _short_words(rng):
+    "One or two words alone: a command, a digit, a name called out."
+    return ' '.join(rng.choice(_WORDS, int(rng.integers(1, 3))))
+
 def _random_text(rng):
     "A random sentence, number or string of pseudo-words."
     kind = rng.choice(3, p=[0.45, 0.2, 0.35])
@@ -313,9 +317,12 @@ def _variant_p():
     return p / p.sum()
 
 # %% ../nbs/16_synth.ipynb #cd1bc20d
-def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES)->tuple:
+def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES,
+           words:float=0.0, # chance of one or two words alone instead of a sentence, number or pseudo-words
+          )->tuple:
     "A 1 s stretch of `speaker` saying random text (starting at a random offset); returns (samples, info)."
-    text, seed = _random_text(rng), int(rng.integers(2**31))
+    text = _short_words(rng) if words and rng.random() < words else _random_text(rng)
+    seed = int(rng.integers(2**31))
     rate = int(speaker['rate'] * rng.uniform(0.85, 1.15))
     pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9), 0, 99))
     # a voice variant may be missing, and a few voices crash the library on some texts (e.g. Greenlandic
@@ -510,23 +517,244 @@ def _src_animal(rng, n):
     if rng.random() < 0.5: x = _reverb(rng, x, rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.6))
     return _unit(x + 1e-4 * rng.standard_normal(n)), kind
 
+# %% ../nbs/16_synth.ipynb #901c3c24
+def _env(m, tau, attack=0.002):
+    "A sharp-attack exponential decay of `m` samples (time constant `tau` s)."
+    t = np.arange(m) / SAMPLE_RATE
+    return np.minimum(t / attack, 1) * np.exp(-t / tau)
+
+def _strike(rng, dur, freqs, q, tau):
+    "A struck body: a noise burst (decay `tau` s) ringing resonances `freqs` of quality `q`, `dur` s long."
+    m = int(dur * SAMPLE_RATE); freqs = np.atleast_1d(freqs)
+    exc = rng.standard_normal(m) * _env(m, tau)
+    y = _resonate(exc, freqs, freqs / q, rng.uniform(0.4, 1, len(freqs)))
+    return _unit(y) * np.exp(-np.arange(m) / (dur / 5 * SAMPLE_RATE)) + 0.2 * _unit(exc) * _env(m, tau)
+
+def _series(rng, make, k, gap):
+    "`k` sounds from `make(i)`, one after another with `gap(i)` seconds between onsets."
+    parts, pos = [], 0
+    for i in range(k):
+        s = make(i); parts.append((pos, s)); pos += int(gap(i) * SAMPLE_RATE)
+    out = np.zeros(max(p + len(s) for p, s in parts))
+    for p, s in parts: out[p:p + len(s)] += s
+    return out
+
+
+# %% ../nbs/16_synth.ipynb #2e6d4661
+def _door(rng):       # a slam: low thump of the panel, a latch click, a rattle
+    thump = _strike(rng, 0.5, rng.uniform(50, 220, 3), rng.uniform(4, 12), rng.uniform(0.005, 0.02))
+    latch = _strike(rng, 0.5, rng.uniform(1500, 5000, 2), 30, 0.002) * rng.uniform(0.1, 0.5)
+    return thump + latch
+
+def _knock(rng):      # 2-5 knuckle taps on wood
+    f = rng.uniform(200, 1200, 2)
+    return _series(rng, lambda i: _strike(rng, 0.12, f * rng.uniform(0.95, 1.05), rng.uniform(6, 20), 0.003),
+                   int(rng.integers(2, 6)), lambda i: rng.uniform(0.1, 0.25))
+
+def _steps(rng):      # footsteps: dull heel thumps with a scuff
+    f = rng.uniform(70, 350, 2)
+    step = lambda i: (_strike(rng, 0.2, f, rng.uniform(2, 6), rng.uniform(0.01, 0.03))
+                      + 0.3 * _unit(_filt(rng.standard_normal(3200), 'high', 2500)) * _env(3200, 0.03, 0.02))
+    return _series(rng, step, int(rng.integers(2, 5)), lambda i: rng.uniform(0.35, 0.7))
+
+def _clap(rng):       # hand claps: short band-limited noise bursts
+    lo = rng.uniform(600, 1500)
+    c = lambda i: _unit(_filt(rng.standard_normal(2400), 'band', (lo, lo * rng.uniform(2, 4)))) * _env(2400, rng.uniform(0.005, 0.015))
+    return _series(rng, c, int(rng.integers(1, 7)), lambda i: rng.uniform(0.15, 0.5))
+
+def _clink(rng):      # dishes and cutlery: inharmonic metal partials with a long ring
+    f = rng.uniform(1500, 7500, 4)
+    return _series(rng, lambda i: _strike(rng, rng.uniform(0.3, 0.7), f * rng.uniform(0.9, 1.1), rng.uniform(80, 300), 0.001),
+                   int(rng.integers(1, 5)), lambda i: rng.uniform(0.08, 0.3))
+
+def _glass(rng):      # breaking glass: a crack and a shower of tiny high shards
+    m = int(rng.uniform(0.3, 0.6) * SAMPLE_RATE)
+    y = _unit(_filt(rng.standard_normal(m), 'high', 1500)) * _env(m, 0.02)
+    for _ in range(int(rng.integers(15, 40))):
+        s = _strike(rng, 0.06, rng.uniform(3000, 7800, 2), 60, 0.001) * rng.uniform(0.05, 0.4)
+        i = int(rng.integers(0, m - len(s))); y[i:i + len(s)] += s
+    return y
+
+def _bang(rng):       # gun shot, firework or explosion: instant broadband onset, long or short decay, an echo
+    m = int(rng.uniform(0.3, 0.9) * SAMPLE_RATE)
+    y = _filt(_unit(rng.standard_normal(m)) * _env(m, rng.uniform(0.01, 0.25), 0.0005), 'low', rng.uniform(1000, 7000))
+    return _reverb(rng, y, rng.uniform(0.3, 1.5), rng.uniform(0.2, 0.6))
+
+def _bounce(rng):     # a ball bouncing: thumps closer and quieter each time
+    r, t0, f = rng.uniform(0.6, 0.85), rng.uniform(0.2, 0.4), rng.uniform(120, 450)
+    return _series(rng, lambda i: _strike(rng, 0.1, f, 6, 0.004) * r ** i, int(rng.integers(3, 8)), lambda i: t0 * r ** i)
+
+def _hammer(rng):     # hammering: a thud and a metallic ring, regularly
+    f, per = rng.uniform(600, 4000, 3), rng.uniform(0.25, 0.6)
+    hit = lambda i: _strike(rng, 0.25, f, rng.uniform(40, 120), 0.002) + _strike(rng, 0.25, rng.uniform(80, 200), 4, 0.01)
+    return _series(rng, hit, int(rng.integers(2, 6)), lambda i: per * rng.uniform(0.9, 1.1))
+
+def _drum(rng):       # tom or kick hits (a falling sine) and snare hits (noise on a body)
+    def hit(i):
+        m = int(0.3 * SAMPLE_RATE); t = np.arange(m) / SAMPLE_RATE; f = rng.uniform(60, 250)
+        body = np.sin(2 * np.pi * np.cumsum(f * (1 + np.exp(-t * 40))) / SAMPLE_RATE) * _env(m, rng.uniform(0.05, 0.2))
+        return body + (rng.random() < 0.5) * _unit(_filt(rng.standard_normal(m), 'band', (1500, 7000))) * _env(m, 0.04)
+    return _series(rng, hit, int(rng.integers(1, 5)), lambda i: rng.uniform(0.12, 0.4))
+
+
+# %% ../nbs/16_synth.ipynb #fdd92811
+def _beep(rng):       # device beeps: sine or square-ish tones
+    f, d, amps = rng.uniform(500, 4000), rng.uniform(0.05, 0.3), [1, 0, 1 / 3, 0, 1 / 5][:int(rng.choice([1, 5]))]
+    b = lambda i: _tone(np.full(int(d * SAMPLE_RATE), f), amps) * _env(int(d * SAMPLE_RATE), 10, 0.003)
+    return _series(rng, b, int(rng.integers(1, 5)), lambda i: d + rng.uniform(0.05, 0.3))
+
+def _alarm(rng):      # an alarm: two tones alternating fast
+    f, d = rng.uniform(500, 3000, 2), rng.uniform(0.08, 0.3)
+    m = int(d * SAMPLE_RATE)
+    return _series(rng, lambda i: _tone(np.full(m, f[i % 2]), [1, 0, 0.3]), int(1.2 / d) + 1, lambda i: d)
+
+def _ringtone(rng):   # a phone ringing: a little tune of short notes
+    root, m = rng.uniform(500, 1500), int(rng.uniform(0.08, 0.2) * SAMPLE_RATE)
+    note = lambda i: _tone(np.full(m, root * 2 ** (rng.choice([0, 2, 4, 7, 9, 12]) / 12)), [1, 0.3, 0.2]) * _env(m, 0.1, 0.005)
+    return _series(rng, note, int(rng.integers(4, 9)), lambda i: m / SAMPLE_RATE * rng.uniform(1, 1.5))
+
+def _siren(rng):      # a siren: wail (slow sweep) or yelp (fast sweep)
+    m = int(rng.uniform(0.6, 1.0) * SAMPLE_RATE); lo = rng.uniform(500, 900)
+    rate = rng.uniform(0.2, 0.6) if rng.random() < 0.5 else rng.uniform(3, 8)
+    f = lo + lo * rng.uniform(0.5, 1.2) * (0.5 + 0.5 * np.sin(2 * np.pi * rate * np.arange(m) / SAMPLE_RATE + rng.uniform(0, 6.3)))
+    return _tone(f, 1 / np.arange(1, 8))
+
+def _horn(rng):       # a car horn: one or two brassy tones
+    m = int(rng.uniform(0.2, 0.9) * SAMPLE_RATE); f = rng.uniform(250, 500)
+    return sum(_tone(np.full(m, f * r), 1 / np.arange(1, 16) ** 0.5) for r in ([1, 1.25] if rng.random() < 0.5 else [1])) * _env(m, 10, 0.01)
+
+def _ui(rng):         # interface sounds: short rising or falling chirps
+    def chirp(i):
+        m = int(rng.uniform(0.03, 0.12) * SAMPLE_RATE); a, b = rng.uniform(800, 4000, 2)
+        return _tone(np.linspace(a, b, m), [1, 0.2]) * np.hanning(m)
+    return _series(rng, chirp, int(rng.integers(1, 4)), lambda i: rng.uniform(0.05, 0.15))
+
+
+# %% ../nbs/16_synth.ipynb #efaba1ce
+def _cough(rng):      # coughs: a noise burst through the vocal tract's formants
+    fm = [rng.uniform(400, 800), rng.uniform(1000, 1800), rng.uniform(2300, 3000)]
+    def c(i):
+        m = int(rng.uniform(0.15, 0.35) * SAMPLE_RATE)
+        return _resonate(rng.standard_normal(m), fm, [150, 250, 400], [1, 0.6, 0.3]) * _env(m, rng.uniform(0.04, 0.1), 0.005)
+    return _series(rng, c, int(rng.integers(1, 4)), lambda i: rng.uniform(0.25, 0.45))
+
+def _sneeze(rng):     # a sneeze: a rising inhale, then a hissing burst
+    a, b = int(rng.uniform(0.2, 0.4) * SAMPLE_RATE), int(0.4 * SAMPLE_RATE)
+    inhale = _filt(rng.standard_normal(a), 'band', (500, 3000)) * np.linspace(0, 0.3, a)
+    burst = _filt(rng.standard_normal(b), 'high', rng.uniform(1500, 3000)) * _env(b, rng.uniform(0.05, 0.12), 0.01)
+    return np.concatenate([_unit(inhale) * 0.3, _unit(burst)])
+
+def _laugh(rng):      # laughing: breathy voiced 'ha' syllables with falling pitch
+    f0, per = rng.uniform(160, 380), rng.uniform(0.15, 0.25)
+    def ha(i):
+        m = int(per * 0.7 * SAMPLE_RATE)
+        return _call(rng, np.full(m, f0 * 0.96 ** i), 1 / np.arange(1, 20), [750, 1250, 2600], m / SAMPLE_RATE, 1.0, 0.01)
+    return _series(rng, ha, int(rng.integers(3, 8)), lambda i: per)
+
+def _cry(rng):        # a baby crying: high, wavering, harmonic-rich vowels
+    def wail(i):
+        d = rng.uniform(0.4, 1.0); m = int(d * SAMPLE_RATE)
+        f0 = rng.uniform(350, 600) * (1 + 0.08 * _smooth_noise(rng, m, 6)) * (1 + 0.02 * np.sin(2 * np.pi * 6 * np.arange(m) / SAMPLE_RATE))
+        return _call(rng, f0, 1 / np.arange(1, 12) ** 0.7, [1100, 2100, 3600], d, 0.2, 0.05)
+    return _series(rng, wail, int(rng.integers(1, 3)), lambda i: rng.uniform(0.6, 1.1))
+
+def _whistle(rng):    # a person whistling: near-pure gliding tones with vibrato
+    def note(i):
+        m = int(rng.uniform(0.15, 0.5) * SAMPLE_RATE); a, b = rng.uniform(800, 3000, 2)
+        f = np.linspace(a, b, m) * (1 + 0.01 * np.sin(2 * np.pi * 5 * np.arange(m) / SAMPLE_RATE))
+        return (_tone(f, [1]) + 0.05 * rng.standard_normal(m)) * np.hanning(m)
+    return _series(rng, note, int(rng.integers(1, 4)), lambda i: rng.uniform(0.2, 0.6))
+
+
+# %% ../nbs/16_synth.ipynb #ea9d3608
+def _drill(rng):      # a power drill: a motor whine spinning up, noise of the bit
+    m = int(rng.uniform(0.5, 1.0) * SAMPLE_RATE); f = rng.uniform(100, 350)
+    f0 = f * np.minimum(np.arange(m) / (rng.uniform(0.05, 0.3) * SAMPLE_RATE), 1) + 20
+    return (_unit(_tone(f0, 1 / np.arange(1, 25) ** 0.7)) + 0.5 * _unit(_filt(rng.standard_normal(m), 'band', (1000, 6000)))) * _env(m, 10, 0.02)
+
+def _jackhammer(rng): # a jackhammer: hard strikes 12-25 times a second
+    per = 1 / rng.uniform(12, 25); f = rng.uniform(300, 3000, 3)
+    return _series(rng, lambda i: _strike(rng, per, f, 10, 0.004), int(rng.uniform(0.5, 1.0) / per), lambda i: per)
+
+def _vacuum(rng):     # a vacuum cleaner or blower: loud broadband air noise and a fan whine
+    m = int(rng.uniform(0.6, 1.0) * SAMPLE_RATE)
+    return _unit(_filt(_coloured(rng, m, rng.uniform(0, 1)), 'band', (150, 6000))) + 0.3 * _unit(_tone(np.full(m, rng.uniform(700, 2500)), [1, 0.5]))
+
+
+# %% ../nbs/16_synth.ipynb #25707e5e
+def _pig(rng):        # pig grunts: short nasal, noisy low calls
+    def oink(i):
+        d = rng.uniform(0.12, 0.3); m = int(d * SAMPLE_RATE)
+        return _call(rng, rng.uniform(90, 200) * (1 + 0.1 * _smooth_noise(rng, m, 4)), 1 / np.arange(1, 30) ** 0.6, [500, 1400, 2800], d, 1.2, 0.02)
+    return _series(rng, oink, int(rng.integers(1, 5)), lambda i: rng.uniform(0.2, 0.4))
+
+def _rooster(rng):    # a rooster crowing: a long harmonic call rising then falling
+    d = rng.uniform(0.8, 1.4); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.15, 0.6, 1], np.array([0.8, 1.2, 1.1, 0.7]) * rng.uniform(450, 650))
+    return _call(rng, f0, 1 / np.arange(1, 12), [1000, 2200, 3500], d, 0.6, 0.03)
+
+def _horse(rng):      # a horse whinnying: a fast vibrato falling in pitch
+    d = rng.uniform(0.8, 1.3); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
+    f0 = np.interp(u, [0, 0.2, 1], np.array([1.0, 1.3, 0.5]) * rng.uniform(500, 900)) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(8, 14) * u * d))
+    return _call(rng, f0, 1 / np.arange(1, 12), [900, 1800, 3200], d, 0.4, 0.05)
+
+def _frog(rng):       # a frog croaking: trains of fast low pulses
+    per, f = 1 / rng.uniform(20, 60), rng.uniform(150, 500)
+    croak = lambda i: _series(rng, lambda j: _strike(rng, per, [f, 2 * f], 8, 0.003), int(rng.integers(5, 15)), lambda j: per)
+    return _series(rng, croak, int(rng.integers(1, 4)), lambda i: rng.uniform(0.4, 0.7))
+
+def _owl(rng):        # an owl hooting: soft, nearly pure low tones
+    def hoot(i):
+        d = rng.uniform(0.2, 0.6); m = int(d * SAMPLE_RATE)
+        return _call(rng, np.full(m, rng.uniform(280, 480)) * np.linspace(1.05, 0.95, m), [1, 0.15, 0.05], [400, 800], d, 0.1, 0.05)
+    return _series(rng, hoot, int(rng.integers(1, 4)), lambda i: rng.uniform(0.3, 0.8))
+
+def _hiss(rng):       # a cat hissing: breathy high noise
+    m = int(rng.uniform(0.3, 0.9) * SAMPLE_RATE)
+    return _filt(rng.standard_normal(m), 'band', (rng.uniform(1500, 3000), 7800)) * _env(m, rng.uniform(0.2, 0.6), 0.03)
+
+
+# %% ../nbs/16_synth.ipynb #44db370d
+HARD_NEGATIVES = dict(   # family -> kind -> generator of one sound (seconds long at most)
+    impact=dict(door=_door, knock=_knock, steps=_steps, clap=_clap, clink=_clink, glass=_glass, bang=_bang,
+                bounce=_bounce, hammer=_hammer, drum=_drum),
+    electronic=dict(beep=_beep, alarm=_alarm, ringtone=_ringtone, siren=_siren, horn=_horn, ui=_ui),
+    human=dict(cough=_cough, sneeze=_sneeze, laugh=_laugh, cry=_cry, whistle=_whistle),
+    machine=dict(drill=_drill, jackhammer=_jackhammer, vacuum=_vacuum),
+    animal=dict(pig=_pig, rooster=_rooster, horse=_horse, frog=_frog, owl=_owl, hiss=_hiss))
+
+def _src_hard(rng, n):
+    "One hard negative (a family, then a kind) at a random time, cut by the clip's edges, sometimes in a room."
+    fam = str(rng.choice(list(HARD_NEGATIVES))); kind = str(rng.choice(list(HARD_NEGATIVES[fam])))
+    s = HARD_NEGATIVES[fam][kind](rng)
+    start = int(rng.integers(-(len(s) // 3), n - n // 10))
+    x = np.zeros(n); a, b = max(start, 0), min(start + len(s), n)
+    x[a:b] = s[a - start:b - start]
+    if rng.random() < 0.4: x = _reverb(rng, x, rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.6))
+    return _unit(x + 1e-4 * rng.standard_normal(n)), f'{fam}:{kind}'
+
+
 # %% ../nbs/16_synth.ipynb #9e3fa625
 BEDS = ('noise', 'hum', 'traffic', 'rain', 'wind')
 EVENTS = ('music', 'clicks', 'birds', 'animal')
 _SOURCES = dict(noise=_src_noise, hum=_src_hum, traffic=_src_traffic, rain=_src_rain, wind=_src_wind,
                 music=_src_music, clicks=_src_clicks, birds=_src_birds)
 
-def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True)->tuple:
-    "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-2 events; returns (samples, info)."
+def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True,
+            hard:float=0.0, # chance (with `events`) of one more event from the hard-negative bank
+           )->tuple:
+    "A unit-RMS ambient scene: 1-2 beds plus (if `events`) 0-2 events and maybe a hard negative; returns (samples, info)."
     names = list(rng.choice(BEDS, int(rng.integers(1, 3)), replace=False))
     if events:
         names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False,
                                  p=[0.3, 0.25, 0.25, 0.2]))
+        if hard and rng.random() < hard: names.append('hard')
     x, kinds = np.zeros(n), []
     for i, name in enumerate(names):
         if name == 'animal': y, k = _src_animal(rng, n); kinds.append(f'animal:{k}')
+        elif name == 'hard': y, k = _src_hard(rng, n); kinds.append(f'hard:{k}')
         else: y = _SOURCES[name](rng, n); kinds.append(str(name))
-        x += y * _db(rng.uniform(-15, 0) if i else 0) * (_db(rng.uniform(0, 10)) if name in EVENTS else 1)
+        x += y * _db(rng.uniform(-15, 0) if i else 0) * (_db(rng.uniform(0, 10)) if name in EVENTS or name == 'hard' else 1)
     return _unit(x), dict(kinds=kinds)
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
@@ -543,9 +771,9 @@ def _active_rms(y):
     return float(np.sqrt(np.mean(e[e >= e.max() * 1e-3]) + 1e-20))
 
 # %% ../nbs/16_synth.ipynb #32283f3c
-def _over_background(rng, y, n, snr_db=SNR_DB, talk:float=0.0):
+def _over_background(rng, y, n, snr_db=SNR_DB, talk:float=0.0, hard:float=0.0):
     "Mix event `y` over an ambient background (with probability `talk`, a stranger talking over it) at a random SNR in `snr_db`; returns (mix, info)."
-    bg, binfo = ambient(rng, n, events=rng.random() < 0.5)
+    bg, binfo = ambient(rng, n, events=rng.random() < 0.5, hard=hard)
     bg, kinds = bg / np.sqrt(np.mean(bg ** 2)), binfo['kinds']
     if talk and rng.random() < talk:   # the talker is the loudest background sound, the ambient 3-20 dB below it
         voice, _ = speech(rng, speaker_identity(rng), n)
@@ -566,19 +794,22 @@ def synth_identity(label:str, seed:int, group:int)->dict:
     return dict(alpha=float(rng.uniform(0.5, 2)), lowpass=float(rng.uniform(800, 7000)))
 
 # %% ../nbs/16_synth.ipynb #86f39981
-def _event_clip(rng, y, info, n, snr_db, talk=0.0):
+def _event_clip(rng, y, info, n, snr_db, talk=0.0, hard=0.0):
     "A bark or speech source `y` over a background at a random SNR, at a random peak level."
-    y, binfo = _over_background(rng, y, n, snr_db, talk); info.update(binfo)
+    y, binfo = _over_background(rng, y, n, snr_db, talk, hard); info.update(binfo)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
     return y, info
 
-def _bark_clip(rng, ident, n, snr_db, talk): return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db, talk)
-def _speech_clip(rng, ident, n, snr_db, talk): return _event_clip(rng, *speech(rng, ident, n), n, snr_db)
+def _bark_clip(rng, ident, n, snr_db, talk, hard, words):
+    return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db, talk, hard)
+def _speech_clip(rng, ident, n, snr_db, talk, hard, words):
+    return _event_clip(rng, *speech(rng, ident, n, words), n, snr_db, 0.0, hard)
+
 
 # %% ../nbs/16_synth.ipynb #7a45d1f1
-def _ambient_clip(rng, ident, n, snr_db, talk):
+def _ambient_clip(rng, ident, n, snr_db, talk, hard, words):
     "An ambient scene at a random peak level, never quieter than AMBIENT_MIN_RMS_DBFS."
-    y, info = ambient(rng, n)
+    y, info = ambient(rng, n, hard=hard)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
     if rms_dbfs(y) < AMBIENT_MIN_RMS_DBFS: y = _set_rms(y, AMBIENT_MIN_RMS_DBFS + rng.uniform(0, 3))
     if np.max(np.abs(y)) > _db(-1): y = _set_peak(y, -1)
@@ -607,12 +838,14 @@ def synth_clip(label:str,  # one of CLASSES
                n:int=CLIP_SAMPLES,
                snr_db=SNR_DB, # (low, high) event-to-background ratio of barks and speech, dB
                talk:float=0.0, # share of bark clips with a person talking in their background (01's barks_over_talk)
+               hard:float=0.0, # chance of a hard negative in ambient sound with events (01's hard_negatives)
+               words:float=0.0, # share of speech clips of one or two words alone (01's short_words)
               )->tuple:
     "Render one clip: float32 samples at 16 kHz and a dict describing it."
     ident = synth_identity(label, seed, group)
     rng = clip_rng(seed, label, group, index)
     if label != 'silence':   # a real microphone never delivers digital zeros: add its self-noise floor
-        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk)
+        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk, hard, words)
         y = y + _mic_floor(rng, n)
     else: y, info = _silence_clip(rng, ident, n)
     info.update(label=label, seed=int(seed), group=int(group), index=int(index),

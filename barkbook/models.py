@@ -135,15 +135,18 @@ def _head(x, n_classes, dropout, hidden=0):
     return layers.Dense(n_classes, activation='softmax', dtype='float32', name='scores')(x)
 
 # %% ../nbs/19_models.ipynb #d514e442
-def _cnn(input_shape, n_classes, width, dropout):
-    "3 × (conv 3×3, BN, ReLU, max-pool 2), average over time, dense 64, softmax."
+def _cnn(input_shape, n_classes, width, dropout, time_pool='mean'):
+    "3 × (conv 3×3, BN, ReLU, max-pool 2), mean or max over time, dense 64, softmax."
+    if time_pool not in ('mean', 'max'): raise ModelError(f"cnn: time_pool must be 'mean' or 'max', got {time_pool!r}")
     inp, x = _logmel_in(input_shape)
     for ch in (16, 32, 32):
         x = _conv_bn_relu(x, _ch(ch, width), 3)
         x = layers.Dropout(dropout)(layers.MaxPooling2D(2)(x))
-    x = layers.AveragePooling2D((x.shape[1], 1))(x)       # mean over time, keep the frequency layout
+    pool = layers.AveragePooling2D if time_pool == 'mean' else layers.MaxPooling2D
+    x = pool((x.shape[1], 1))(x)                          # over time, keep the frequency layout
     x = layers.Flatten()(x)
     return keras.Model(inp, _head(x, n_classes, dropout, hidden=_ch(64, width)), name='cnn')
+
 
 # %% ../nbs/19_models.ipynb #b576532c
 def _dscnn(input_shape, n_classes, width, dropout, n_blocks=4):
@@ -225,7 +228,7 @@ def build_model(family:str='cnn',        # one of FAMILIES
                 width:float=1.0,          # channel multiplier
                 dropout:float=0.2,        # dropout rate (training only)
                 cfg:FeatureConfig|None=None, # front-end the model is fed (required without `input_shape`)
-                **kwargs,                 # family options (dscnn: n_blocks; atomic: cos_mode)
+                **kwargs,                 # family options (cnn: time_pool; dscnn: n_blocks; atomic: cos_mode)
                )->keras.Model:
     "Build an uncompiled softmax classifier of `family` for int8 TFLite Micro."
     input_kind_for(family)                                  # unknown family: ModelError listing the families

@@ -31,11 +31,11 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'check_values', 'TrainData', 'load_training_data', 'class_weights', 'apply_spec_augment', 'mixup', 'Augment',
            'batch_loader', 'make_dataset', 'pipeline_throughput', 'make_loss', 'make_learning_rate', 'setup_devices',
            'bark_index', 'evaluate_scores', 'target_table', 'plot_confusion', 'plot_history', 'plot_worst', 'LogLR',
-           'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'compile_model',
-           'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record', 'describe_model',
-           'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table', 'budget_table', 'seeds_table',
-           'SceneMaterial', 'scene_material', 'score_windows', 'stream_check', 'mine_round', 'kept_round',
-           'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
+           'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'model_options',
+           'compile_model', 'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record',
+           'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
+           'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
+           'mine_round', 'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -399,11 +399,15 @@ def train_dataset(data:TrainData, p:TrainParams, seed:int):
                         p.max_examples)
 
 # %% ../nbs/20_train.ipynb #6538fcf8
+def model_options(p:TrainParams)->dict:
+    "The family options of `build_model` that come from the parameters."
+    return dict(time_pool=p.time_pool) if p.family == 'cnn' else {}
+
 def compile_model(p:TrainParams, data:TrainData, steps_per_epoch:int, strategy, jit:bool)->keras.Model:
     "The model of `p.family` built in `strategy`'s scope, compiled with AdamW, the loss and weighted accuracy."
     with strategy.scope():
         model = build_model(p.family, n_classes=len(data.classes), width=p.width, dropout=p.dropout,
-                            cfg=data.cfg)
+                            cfg=data.cfg, **model_options(p))
         lr = make_learning_rate(p.schedule, p.learning_rate, steps_per_epoch, p.epochs)
         model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=p.weight_decay),
                       loss=make_loss(p.loss, p.focal_gamma, p.label_smoothing),
@@ -485,6 +489,9 @@ def check_params(p:TrainParams):
         if getattr(p, k) < 1: raise TrainError(f"{k} must be >= 1, got {getattr(p, k)}")
     if not p.learning_rate > 0: raise TrainError(f"learning_rate must be > 0, got {p.learning_rate}")
     if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
+    if p.time_pool not in ('mean', 'max'): raise TrainError(f"time_pool must be 'mean' or 'max', got {p.time_pool!r}")
+    if p.time_pool != 'mean' and p.family != 'cnn':
+        raise TrainError(f"time_pool is an option of the cnn family; {p.family} has its own pooling")
     if p.monitor not in ('val_accuracy', 'val_loss'):
         raise TrainError(f"monitor must be 'val_accuracy' or 'val_loss', got {p.monitor!r}")
     make_loss(p.loss, p.focal_gamma, p.label_smoothing); make_learning_rate(p.schedule, p.learning_rate, 1, 1)
@@ -515,7 +522,8 @@ def start_record(run:Run, p:TrainParams, data:TrainData)->TrainRecord:
 # %% ../nbs/20_train.ipynb #351c478a
 def describe_model(p:TrainParams, data:TrainData, strategy, jit:bool, mixed:bool)->dict:
     "The model's parameters, MACs and expected int8 size; prints them with the data and device set-up."
-    s = model_summary(build_model(p.family, n_classes=len(data.classes), width=p.width, cfg=data.cfg))
+    s = model_summary(build_model(p.family, n_classes=len(data.classes), width=p.width, cfg=data.cfg,
+                                    **model_options(p)))
     print(f"{p.family} (width {p.width}): {s['params']:,} parameters, {s['macs']:,} MACs per inference, "
           f"~{s['expected_int8_bytes'] / 1024:.1f} KB as int8 TFLite; "
           f"{len(data.train)}/{len(data.val)}/{len(data.test)} train/val/test examples; "

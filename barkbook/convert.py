@@ -22,12 +22,12 @@ from . import firmware
 __all__ = ['QUANTIZATIONS', 'WAVE_SCALE', 'GRAPH_NAME', 'ESP32_HZ', 'CYCLES_PER_MAC', 'MAC_OPS', 'CYCLES_PER_ELEMENT',
            'ESP_NN_ELEMENT_FACTOR', 'DEFAULT_CYCLES_PER_ELEMENT', 'OP_OVERHEAD_CYCLES', 'BUDGETS', 'MODEL_DATA_H',
            'ConvertError', 'BudgetError', 'Trained', 'check_trained', 'load_trained', 'representative_indices',
-           'representative_set', 'input_range', 'model_inputs', 'representative_for', 'to_tflite', 'convert_models',
-           'io_params', 'check_input_quantization', 'model_io', 'arena_fits', 'recorded_arena', 'find_arena_size',
-           'arena_with_margin', 'measure_arena', 'runtime_outputs', 'compare_runtimes', 'check_runtimes',
-           'accuracy_summary', 'verify', 'resolver_method', 'layer_costs', 'latency_estimate', 'budget', 'enforce',
-           'firmware_dir', 'current_det_cfg', 'model_data_h', 'arena_note', 'firmware_outputs', 'write_all',
-           'check_firmware_set', 'Conversion', 'check_conversion', 'conversion_report', 'device_figures',
+           'representative_set', 'input_range', 'model_inputs', 'representative_for', 'to_tflite', 'float_scorer',
+           'convert_models', 'io_params', 'check_input_quantization', 'model_io', 'arena_fits', 'recorded_arena',
+           'find_arena_size', 'arena_with_margin', 'measure_arena', 'runtime_outputs', 'compare_runtimes',
+           'check_runtimes', 'accuracy_summary', 'verify', 'resolver_method', 'layer_costs', 'latency_estimate',
+           'budget', 'enforce', 'firmware_dir', 'current_det_cfg', 'model_data_h', 'arena_note', 'firmware_outputs',
+           'write_all', 'check_firmware_set', 'Conversion', 'check_conversion', 'conversion_report', 'device_figures',
            'output_files', 'convert_run', 'tiny_converted']
 
 # %% ../nbs/23_convert.ipynb #73119d4d
@@ -154,6 +154,14 @@ def to_tflite(model,                    # Keras model (float)
     except Exception as e:
         raise ConvertError(f"the TFLite converter failed ({type(e).__name__}: {str(e)[:500]})") from None
     finally: tf.get_logger().setLevel(level)
+
+# %% ../nbs/23_convert.ipynb #9307b84e
+def float_scorer(model)->callable:
+    "`x -> class scores` of a Keras model: its float32 TFLite copy on LiteRT with XNNPACK (scores within 1e-6 of Keras)."
+    with tempfile.TemporaryDirectory() as d:                 # Int8Model reads the file once
+        (Path(d)/'float32.tflite').write_bytes(to_tflite(model, None, 'float32'))
+        return Int8Model(Path(d)/'float32.tflite', xnnpack=True, num_threads=os.cpu_count()).predict
+
 
 # %% ../nbs/23_convert.ipynb #f6f83253
 def convert_models(model, rep:np.ndarray, p:ConvertParams)->dict:

@@ -51,21 +51,13 @@ def test_scenes(run, p)->list:
     grid = StreamGrid.from_hop_ms(run.read_feature_config(), DetectorConfig().hop_ms)
     return [(sc.without_audio(), scene_inputs(sc.audio, grid)) for sc in scenes_from_split(run.open_split('test'), p)]
 
-def float_scorer(model):
-    "`x -> class scores` of a Keras model: its float32 TFLite copy on LiteRT with XNNPACK (~4x Keras on 2 cores, scores within 1e-6)."
-    import os
-    from barkbook.convert import to_tflite
-    from barkbook.runtime import Int8Model
-    with tempfile.TemporaryDirectory() as d:                 # Int8Model reads the file once
-        (Path(d)/'float32.tflite').write_bytes(to_tflite(model, None, 'float32'))
-        return Int8Model(Path(d)/'float32.tflite', xnnpack=True, num_threads=os.cpu_count()).predict
-
 def scene_figures(run, model, scenes, p):
     "Missed barks at <= 1 FA/h and their mean latency on `test_scenes` (float model, detector without averaging)."
     from barkbook.detector import DetectorConfig
     from barkbook.scenes import sweep, choose_operating_point
     from barkbook.train import SELECT_THRESHOLDS
     cfg, classes = run.read_feature_config(), run.read_classes()
+    from barkbook.convert import float_scorer
     score = float_scorer(model)
     scored = [(sc, score(x)) for sc, x in scenes]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
@@ -86,6 +78,7 @@ def main(argv=None):
     from barkbook.params import StreamParams, TrainParams
     from barkbook.run import Run
     from barkbook.train import train_run
+    from barkbook.convert import float_scorer
     over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
     rows, out, sp = [], Path(a.out).resolve(), StreamParams()
     scenes_run = Path(a.scenes_run or a.run)
@@ -94,7 +87,7 @@ def main(argv=None):
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
         p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
         done = run.train_config_path.exists() and run.read_train_config().status == 'done' and run.read_train_config().params == p.to_dict()
-        m = run.read_metrics() if done else train_run(run, p)     # a seed trained before with these parameters is reused
+        m = run.read_metrics() if done else train_run(run, p, scorer=float_scorer)   # as 02 does; a seed trained before with these parameters is reused
         train_s = m.train_seconds
         pick = next(r['round'] for r in m.mining if r['selected'])
         cands = candidates(run); cands = {'clip model': cands[0][1], 'after mining': cands[-1][1]}

@@ -78,7 +78,6 @@ def main(argv=None):
     from barkbook.params import StreamParams, TrainParams
     from barkbook.run import Run
     from barkbook.train import train_run
-    from barkbook.convert import float_scorer
     over = {k: yaml.safe_load(v) for k, v in (kv.split('=', 1) for kv in a.train)}
     rows, out, sp = [], Path(a.out).resolve(), StreamParams()
     scenes_run = Path(a.scenes_run or a.run)
@@ -87,7 +86,7 @@ def main(argv=None):
         run = linked_run(Path(a.run), Path(a.runs_dir)/f's{s}')
         p = TrainParams.from_overrides(dict(over, seed=s, verbose=0))
         done = run.train_config_path.exists() and run.read_train_config().status == 'done' and run.read_train_config().params == p.to_dict()
-        m = run.read_metrics() if done else train_run(run, p, scorer=float_scorer)   # as 02 does; a seed trained before with these parameters is reused
+        m = run.read_metrics() if done else train_run(run, p)     # a seed trained before with these parameters is reused
         train_s = m.train_seconds
         pick = next(r['round'] for r in m.mining if r['selected'])
         cands = candidates(run); cands = {'clip model': cands[0][1], 'after mining': cands[-1][1]}

@@ -12,8 +12,9 @@ from .core import BarkbookError
 from .features import FeatureConfig, dct_matrix
 
 # %% auto #0
-__all__ = ['FAMILIES', 'WAVE_FAMILIES', 'ModelError', 'input_kind_for', 'input_shape_for', 'cos_poly_coeffs', 'cos_poly', 'GCU',
-           'model_macs', 'expected_int8_bytes', 'model_summary', 'build_model', 'load_model', 'fixed_batch']
+__all__ = ['FAMILIES', 'WAVE_FAMILIES', 'TIME_POOLS', 'ModelError', 'input_kind_for', 'input_shape_for', 'cos_poly_coeffs',
+           'cos_poly', 'GCU', 'model_macs', 'expected_int8_bytes', 'model_summary', 'build_model', 'load_model',
+           'fixed_batch']
 
 # %% ../nbs/19_models.ipynb #78595788
 class ModelError(BarkbookError):
@@ -135,9 +136,12 @@ def _head(x, n_classes, dropout, hidden=0):
     return layers.Dense(n_classes, activation='softmax', dtype='float32', name='scores')(x)
 
 # %% ../nbs/19_models.ipynb #d514e442
+TIME_POOLS = ('mean', 'max')   # how the cnn can summarise its last feature map over time
+
 def _cnn(input_shape, n_classes, width, dropout, time_pool='mean'):
     "3 × (conv 3×3, BN, ReLU, max-pool 2), mean or max over time, dense 64, softmax."
-    if time_pool not in ('mean', 'max'): raise ModelError(f"cnn: time_pool must be 'mean' or 'max', got {time_pool!r}")
+    if time_pool not in TIME_POOLS:
+        raise ModelError(f"cnn: time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {time_pool!r}")
     inp, x = _logmel_in(input_shape)
     for ch in (16, 32, 32):
         x = _conv_bn_relu(x, _ch(ch, width), 3)

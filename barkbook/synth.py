@@ -530,7 +530,7 @@ def _strike(rng, dur, freqs, q, tau):
     y = _resonate(exc, freqs, freqs / q, rng.uniform(0.4, 1, len(freqs)))
     return _unit(y) * np.exp(-np.arange(m) / (dur / 5 * SAMPLE_RATE)) + 0.2 * _unit(exc) * _env(m, tau)
 
-def _series(rng, make, k, gap):
+def _series(make, k, gap):
     "`k` sounds from `make(i)`, one after another with `gap(i)` seconds between onsets."
     parts, pos = [], 0
     for i in range(k):
@@ -548,23 +548,23 @@ def _door(rng):       # a slam: low thump of the panel, a latch click, a rattle
 
 def _knock(rng):      # 2-5 knuckle taps on wood
     f = rng.uniform(200, 1200, 2)
-    return _series(rng, lambda i: _strike(rng, 0.12, f * rng.uniform(0.95, 1.05), rng.uniform(6, 20), 0.003),
+    return _series(lambda i: _strike(rng, 0.12, f * rng.uniform(0.95, 1.05), rng.uniform(6, 20), 0.003),
                    int(rng.integers(2, 6)), lambda i: rng.uniform(0.1, 0.25))
 
 def _steps(rng):      # footsteps: dull heel thumps with a scuff
     f = rng.uniform(70, 350, 2)
     step = lambda i: (_strike(rng, 0.2, f, rng.uniform(2, 6), rng.uniform(0.01, 0.03))
                       + 0.3 * _unit(_filt(rng.standard_normal(3200), 'high', 2500)) * _env(3200, 0.03, 0.02))
-    return _series(rng, step, int(rng.integers(2, 5)), lambda i: rng.uniform(0.35, 0.7))
+    return _series(step, int(rng.integers(2, 5)), lambda i: rng.uniform(0.35, 0.7))
 
 def _clap(rng):       # hand claps: short band-limited noise bursts
     lo = rng.uniform(600, 1500)
     c = lambda i: _unit(_filt(rng.standard_normal(2400), 'band', (lo, lo * rng.uniform(2, 4)))) * _env(2400, rng.uniform(0.005, 0.015))
-    return _series(rng, c, int(rng.integers(1, 7)), lambda i: rng.uniform(0.15, 0.5))
+    return _series(c, int(rng.integers(1, 7)), lambda i: rng.uniform(0.15, 0.5))
 
 def _clink(rng):      # dishes and cutlery: inharmonic metal partials with a long ring
     f = rng.uniform(1500, 7500, 4)
-    return _series(rng, lambda i: _strike(rng, rng.uniform(0.3, 0.7), f * rng.uniform(0.9, 1.1), rng.uniform(80, 300), 0.001),
+    return _series(lambda i: _strike(rng, rng.uniform(0.3, 0.7), f * rng.uniform(0.9, 1.1), rng.uniform(80, 300), 0.001),
                    int(rng.integers(1, 5)), lambda i: rng.uniform(0.08, 0.3))
 
 def _glass(rng):      # breaking glass: a crack and a shower of tiny high shards
@@ -582,36 +582,36 @@ def _bang(rng):       # gun shot, firework or explosion: instant broadband onset
 
 def _bounce(rng):     # a ball bouncing: thumps closer and quieter each time
     r, t0, f = rng.uniform(0.6, 0.85), rng.uniform(0.2, 0.4), rng.uniform(120, 450)
-    return _series(rng, lambda i: _strike(rng, 0.1, f, 6, 0.004) * r ** i, int(rng.integers(3, 8)), lambda i: t0 * r ** i)
+    return _series(lambda i: _strike(rng, 0.1, f, 6, 0.004) * r ** i, int(rng.integers(3, 8)), lambda i: t0 * r ** i)
 
 def _hammer(rng):     # hammering: a thud and a metallic ring, regularly
     f, per = rng.uniform(600, 4000, 3), rng.uniform(0.25, 0.6)
     hit = lambda i: _strike(rng, 0.25, f, rng.uniform(40, 120), 0.002) + _strike(rng, 0.25, rng.uniform(80, 200), 4, 0.01)
-    return _series(rng, hit, int(rng.integers(2, 6)), lambda i: per * rng.uniform(0.9, 1.1))
+    return _series(hit, int(rng.integers(2, 6)), lambda i: per * rng.uniform(0.9, 1.1))
 
 def _drum(rng):       # tom or kick hits (a falling sine) and snare hits (noise on a body)
     def hit(i):
         m = int(0.3 * SAMPLE_RATE); t = np.arange(m) / SAMPLE_RATE; f = rng.uniform(60, 250)
         body = np.sin(2 * np.pi * np.cumsum(f * (1 + np.exp(-t * 40))) / SAMPLE_RATE) * _env(m, rng.uniform(0.05, 0.2))
         return body + (rng.random() < 0.5) * _unit(_filt(rng.standard_normal(m), 'band', (1500, 7000))) * _env(m, 0.04)
-    return _series(rng, hit, int(rng.integers(1, 5)), lambda i: rng.uniform(0.12, 0.4))
+    return _series(hit, int(rng.integers(1, 5)), lambda i: rng.uniform(0.12, 0.4))
 
 
 # %% ../nbs/16_synth.ipynb #fdd92811
 def _beep(rng):       # device beeps: sine or square-ish tones
     f, d, amps = rng.uniform(500, 4000), rng.uniform(0.05, 0.3), [1, 0, 1 / 3, 0, 1 / 5][:int(rng.choice([1, 5]))]
     b = lambda i: _tone(np.full(int(d * SAMPLE_RATE), f), amps) * _env(int(d * SAMPLE_RATE), 10, 0.003)
-    return _series(rng, b, int(rng.integers(1, 5)), lambda i: d + rng.uniform(0.05, 0.3))
+    return _series(b, int(rng.integers(1, 5)), lambda i: d + rng.uniform(0.05, 0.3))
 
 def _alarm(rng):      # an alarm: two tones alternating fast
     f, d = rng.uniform(500, 3000, 2), rng.uniform(0.08, 0.3)
     m = int(d * SAMPLE_RATE)
-    return _series(rng, lambda i: _tone(np.full(m, f[i % 2]), [1, 0, 0.3]), int(1.2 / d) + 1, lambda i: d)
+    return _series(lambda i: _tone(np.full(m, f[i % 2]), [1, 0, 0.3]), int(1.2 / d) + 1, lambda i: d)
 
 def _ringtone(rng):   # a phone ringing: a little tune of short notes
     root, m = rng.uniform(500, 1500), int(rng.uniform(0.08, 0.2) * SAMPLE_RATE)
     note = lambda i: _tone(np.full(m, root * 2 ** (rng.choice([0, 2, 4, 7, 9, 12]) / 12)), [1, 0.3, 0.2]) * _env(m, 0.1, 0.005)
-    return _series(rng, note, int(rng.integers(4, 9)), lambda i: m / SAMPLE_RATE * rng.uniform(1, 1.5))
+    return _series(note, int(rng.integers(4, 9)), lambda i: m / SAMPLE_RATE * rng.uniform(1, 1.5))
 
 def _siren(rng):      # a siren: wail (slow sweep) or yelp (fast sweep)
     m = int(rng.uniform(0.6, 1.0) * SAMPLE_RATE); lo = rng.uniform(500, 900)
@@ -627,7 +627,7 @@ def _ui(rng):         # interface sounds: short rising or falling chirps
     def chirp(i):
         m = int(rng.uniform(0.03, 0.12) * SAMPLE_RATE); a, b = rng.uniform(800, 4000, 2)
         return _tone(np.linspace(a, b, m), [1, 0.2]) * np.hanning(m)
-    return _series(rng, chirp, int(rng.integers(1, 4)), lambda i: rng.uniform(0.05, 0.15))
+    return _series(chirp, int(rng.integers(1, 4)), lambda i: rng.uniform(0.05, 0.15))
 
 
 # %% ../nbs/16_synth.ipynb #efaba1ce
@@ -636,7 +636,7 @@ def _cough(rng):      # coughs: a noise burst through the vocal tract's formants
     def c(i):
         m = int(rng.uniform(0.15, 0.35) * SAMPLE_RATE)
         return _resonate(rng.standard_normal(m), fm, [150, 250, 400], [1, 0.6, 0.3]) * _env(m, rng.uniform(0.04, 0.1), 0.005)
-    return _series(rng, c, int(rng.integers(1, 4)), lambda i: rng.uniform(0.25, 0.45))
+    return _series(c, int(rng.integers(1, 4)), lambda i: rng.uniform(0.25, 0.45))
 
 def _sneeze(rng):     # a sneeze: a rising inhale, then a hissing burst
     a, b = int(rng.uniform(0.2, 0.4) * SAMPLE_RATE), int(0.4 * SAMPLE_RATE)
@@ -649,21 +649,21 @@ def _laugh(rng):      # laughing: breathy voiced 'ha' syllables with falling pit
     def ha(i):
         m = int(per * 0.7 * SAMPLE_RATE)
         return _call(rng, np.full(m, f0 * 0.96 ** i), 1 / np.arange(1, 20), [750, 1250, 2600], m / SAMPLE_RATE, 1.0, 0.01)
-    return _series(rng, ha, int(rng.integers(3, 8)), lambda i: per)
+    return _series(ha, int(rng.integers(3, 8)), lambda i: per)
 
 def _cry(rng):        # a baby crying: high, wavering, harmonic-rich vowels
     def wail(i):
         d = rng.uniform(0.4, 1.0); m = int(d * SAMPLE_RATE)
         f0 = rng.uniform(350, 600) * (1 + 0.08 * _smooth_noise(rng, m, 6)) * (1 + 0.02 * np.sin(2 * np.pi * 6 * np.arange(m) / SAMPLE_RATE))
         return _call(rng, f0, 1 / np.arange(1, 12) ** 0.7, [1100, 2100, 3600], d, 0.2, 0.05)
-    return _series(rng, wail, int(rng.integers(1, 3)), lambda i: rng.uniform(0.6, 1.1))
+    return _series(wail, int(rng.integers(1, 3)), lambda i: rng.uniform(0.6, 1.1))
 
 def _whistle(rng):    # a person whistling: near-pure gliding tones with vibrato
     def note(i):
         m = int(rng.uniform(0.15, 0.5) * SAMPLE_RATE); a, b = rng.uniform(800, 3000, 2)
         f = np.linspace(a, b, m) * (1 + 0.01 * np.sin(2 * np.pi * 5 * np.arange(m) / SAMPLE_RATE))
         return (_tone(f, [1]) + 0.05 * rng.standard_normal(m)) * np.hanning(m)
-    return _series(rng, note, int(rng.integers(1, 4)), lambda i: rng.uniform(0.2, 0.6))
+    return _series(note, int(rng.integers(1, 4)), lambda i: rng.uniform(0.2, 0.6))
 
 
 # %% ../nbs/16_synth.ipynb #ea9d3608
@@ -674,7 +674,7 @@ def _drill(rng):      # a power drill: a motor whine spinning up, noise of the b
 
 def _jackhammer(rng): # a jackhammer: hard strikes 12-25 times a second
     per = 1 / rng.uniform(12, 25); f = rng.uniform(300, 3000, 3)
-    return _series(rng, lambda i: _strike(rng, per, f, 10, 0.004), int(rng.uniform(0.5, 1.0) / per), lambda i: per)
+    return _series(lambda i: _strike(rng, per, f, 10, 0.004), int(rng.uniform(0.5, 1.0) / per), lambda i: per)
 
 def _vacuum(rng):     # a vacuum cleaner or blower: loud broadband air noise and a fan whine
     m = int(rng.uniform(0.6, 1.0) * SAMPLE_RATE)
@@ -686,7 +686,7 @@ def _pig(rng):        # pig grunts: short nasal, noisy low calls
     def oink(i):
         d = rng.uniform(0.12, 0.3); m = int(d * SAMPLE_RATE)
         return _call(rng, rng.uniform(90, 200) * (1 + 0.1 * _smooth_noise(rng, m, 4)), 1 / np.arange(1, 30) ** 0.6, [500, 1400, 2800], d, 1.2, 0.02)
-    return _series(rng, oink, int(rng.integers(1, 5)), lambda i: rng.uniform(0.2, 0.4))
+    return _series(oink, int(rng.integers(1, 5)), lambda i: rng.uniform(0.2, 0.4))
 
 def _rooster(rng):    # a rooster crowing: a long harmonic call rising then falling
     d = rng.uniform(0.8, 1.4); m = int(d * SAMPLE_RATE); u = np.linspace(0, 1, m)
@@ -700,14 +700,14 @@ def _horse(rng):      # a horse whinnying: a fast vibrato falling in pitch
 
 def _frog(rng):       # a frog croaking: trains of fast low pulses
     per, f = 1 / rng.uniform(20, 60), rng.uniform(150, 500)
-    croak = lambda i: _series(rng, lambda j: _strike(rng, per, [f, 2 * f], 8, 0.003), int(rng.integers(5, 15)), lambda j: per)
-    return _series(rng, croak, int(rng.integers(1, 4)), lambda i: rng.uniform(0.4, 0.7))
+    croak = lambda i: _series(lambda j: _strike(rng, per, [f, 2 * f], 8, 0.003), int(rng.integers(5, 15)), lambda j: per)
+    return _series(croak, int(rng.integers(1, 4)), lambda i: rng.uniform(0.4, 0.7))
 
 def _owl(rng):        # an owl hooting: soft, nearly pure low tones
     def hoot(i):
         d = rng.uniform(0.2, 0.6); m = int(d * SAMPLE_RATE)
         return _call(rng, np.full(m, rng.uniform(280, 480)) * np.linspace(1.05, 0.95, m), [1, 0.15, 0.05], [400, 800], d, 0.1, 0.05)
-    return _series(rng, hoot, int(rng.integers(1, 4)), lambda i: rng.uniform(0.3, 0.8))
+    return _series(hoot, int(rng.integers(1, 4)), lambda i: rng.uniform(0.3, 0.8))
 
 def _hiss(rng):       # a cat hissing: breathy high noise
     m = int(rng.uniform(0.3, 0.9) * SAMPLE_RATE)

@@ -17,7 +17,7 @@ import seaborn as sns
 from sklearn.metrics import precision_recall_fscore_support, confusion_matrix, roc_auc_score, f1_score
 from .core import BarkbookError, atomic_path, atomic_write_text, project_root, sha1_bytes
 from .features import FeatureConfig, plot_logmel
-from .models import build_model, input_kind_for, model_summary, load_model, FAMILIES
+from .models import build_model, input_kind_for, model_summary, load_model, FAMILIES, TIME_POOLS
 from .params import TrainParams, smoke_params
 from .run import Run, RunError, SPLITS, SplitData, FitDir, TrainRecord, Metrics
 from .data import build_dataset
@@ -34,8 +34,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'Throughput', 'EpochLog', 'read_history', 'resume_state', 'monitor_mode', 'train_dataset', 'model_options',
            'compile_model', 'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record',
            'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
-           'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'keras_scorer',
-           'stream_check', 'mine_round', 'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
+           'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
+           'mine_round', 'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -489,7 +489,8 @@ def check_params(p:TrainParams):
         if getattr(p, k) < 1: raise TrainError(f"{k} must be >= 1, got {getattr(p, k)}")
     if not p.learning_rate > 0: raise TrainError(f"learning_rate must be > 0, got {p.learning_rate}")
     if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
-    if p.time_pool not in ('mean', 'max'): raise TrainError(f"time_pool must be 'mean' or 'max', got {p.time_pool!r}")
+    if p.time_pool not in TIME_POOLS:
+        raise TrainError(f"time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {p.time_pool!r}")
     if p.time_pool != 'mean' and p.family != 'cnn':
         raise TrainError(f"time_pool is an option of the cnn family; {p.family} has its own pooling")
     if p.monitor not in ('val_accuracy', 'val_loss'):
@@ -651,16 +652,11 @@ def score_windows(model:keras.Model, x:np.ndarray, batch:int=512)->np.ndarray:
         out.append(np.asarray(model.predict_on_batch(np.concatenate([xb, pad])))[:len(xb)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
 
-def keras_scorer(model:keras.Model)->callable:
-    "`x -> class scores` through Keras (`score_windows`): how 02 scores windows unless given a faster scorer."
-    return lambda x: score_windows(model, x)
-
 # %% ../nbs/20_train.ipynb #0abeed07
-def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams, scorer=None)->dict:
+def stream_check(model:keras.Model, sm:SceneMaterial, data:TrainData, p:TrainParams)->dict:
     "Missed barks at ≤ `p.select_fa_per_hour` on the validation scenes (the detector without averaging), and the threshold."
     bark = bark_index(data.classes, p.bark_label)
-    score = (scorer or keras_scorer)(model)
-    scored = [(sc, score(x)) for sc, x in sm.val]
+    scored = [(sc, score_windows(model, x)) for sc, x in sm.val]
     det = DetectorConfig(bark_class=bark, enable_temporal_filter=False, average_window=1)
     table = sweep(scored, det, data.cfg, SELECT_THRESHOLDS, ['default'], data.classes[bark], StreamParams().tolerance_s)
     row, ok = choose_operating_point(table, f'fa_per_hour<={p.select_fa_per_hour}')    # 04_stream's rule, on validation scenes
@@ -699,19 +695,19 @@ def kept_round(rows:list)->int:
     return min(range(len(rows)), key=lambda i: (not rows[i]['within_budget'], rows[i]['miss_rate'], -rows[i].get('val_accuracy', 0.0)))
 
 # %% ../nbs/20_train.ipynb #2ce7c727
-def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool, scorer=None)->tuple:
+def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
     "`(chosen FitResult, rows)`: the clip model, then `p.mine_rounds` rounds of mining, each checked on validation scenes."
     t0 = time.perf_counter(); sm = scene_material(data, p)
     print(f"scenes: {len(sm.bark_y)} bark windows from {p.scene_minutes:g} min of training scenes, "
           f"{sum(sc.duration for sc, _ in sm.val) / 60:.1f} min of validation scenes ({time.perf_counter() - t0:.1f} s)")
     acc0 = float(first.history['val_accuracy'].iloc[first.best_epoch - 1])
-    rows, cands = [dict(round=0, mined=0, **stream_check(first.model, sm, data, p, scorer), val_accuracy=acc0)], [first]
+    rows, cands = [dict(round=0, mined=0, **stream_check(first.model, sm, data, p), val_accuracy=acc0)], [first]
     clips = np.asarray(data.inputs('train'))                 # read once: every round trains on the clips too
     mx = np.zeros((0, *clips.shape[1:]), clips.dtype); my = np.zeros(0, np.int64)
     cur = first
     for k in range(1, p.mine_rounds + 1):
         free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
-        score = (scorer or keras_scorer)(cur.model)
+        score = lambda x: score_windows(cur.model, x)
         x, y, s, seen = mine_windows(score, free, sm.grid, data.classes, p.bark_label, p.mine_top, data.kind)
         mx, my = np.concatenate([mx, _as_train_inputs(x, data.kind)]), np.concatenate([my, y])
         X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])
@@ -719,7 +715,7 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
         cur = mine_round(first.fd.round(k), cur.fd.checkpoint, data, p, X, Y, first.seed, k, strategy, jit)
         cur.history = pd.concat([prev, cur.history.assign(epoch=cur.history['epoch'] + len(prev))], ignore_index=True)
         cur.test = evaluate_scores(data.test.y, cur.scores, data.classes, bark, p.threshold)
-        rows.append(dict(round=k, mined=len(y), **stream_check(cur.model, sm, data, p, scorer), val_accuracy=float(cur.history['val_accuracy'].iloc[-1]),
+        rows.append(dict(round=k, mined=len(y), **stream_check(cur.model, sm, data, p), val_accuracy=float(cur.history['val_accuracy'].iloc[-1]),
                          windows_scored=seen, lowest_mined_score=float(s[-1]) if len(s) else float('nan')))
         cands.append(cur)
         r = rows[-1]; print(f"round {k}: {len(y)} windows mined of {seen} (bark score ≥ {r['lowest_mined_score']:.3f}); "
@@ -736,9 +732,7 @@ def mining_table(m:Metrics)->pd.DataFrame:
     return pd.DataFrame(m.mining)[cols].set_index('round').round(4)
 
 # %% ../nbs/20_train.ipynb #2b04ac30
-def train_run(run:Run, p:TrainParams,
-              scorer=None, # `model -> (windows -> class scores)` for the mining rounds (default `keras_scorer`)
-             )->Metrics:
+def train_run(run:Run, p:TrainParams)->Metrics:
     "Train `p.n_seeds` models on `run`'s features, keep and evaluate the best; write `model/`; return Metrics."
     check_params(p)
     data = load_training_data(run, p.family)
@@ -749,7 +743,7 @@ def train_run(run:Run, p:TrainParams,
     t0 = time.perf_counter()
     fits = fit_seeds(run, p, data, bark, strategy, jit)
     best, mining = select_best(fits, p.monitor), None
-    if p.mine_rounds > 0: best, mining = mining_rounds(run, best, data, p, bark, strategy, jit, scorer)
+    if p.mine_rounds > 0: best, mining = mining_rounds(run, best, data, p, bark, strategy, jit)
     save_selected(run, best, data)
     m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0)
     m = replace(m, mining=mining)

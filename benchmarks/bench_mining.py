@@ -27,14 +27,18 @@ def linked_run(src, dst):
         if not (dst/d).exists(): (dst/d).symlink_to((src/d).resolve(), target_is_directory=True)
     return Run(dst)
 
-def real_figures(run, keras_file, real):
-    "Clip figures of one Keras checkpoint on the real set (a view of the run with that model)."
+def checkpoint_evaluation(run, keras_file, path):
+    "`barkbook.evaluate` (float) of one Keras checkpoint on a labelled set, through a view of the run with that model."
     from barkbook.evaluate import evaluate
     with tempfile.TemporaryDirectory() as d:
         view = linked_run(run.root, Path(d)/'view')
         view.keras_path.parent.mkdir(parents=True); view.keras_path.symlink_to(Path(keras_file).resolve())
         view.train_config_path.symlink_to(run.train_config_path.resolve())
-        e = evaluate(view, real, kind='float').metrics
+        return evaluate(view, path, kind='float')
+
+def real_figures(run, keras_file, real):
+    "Clip figures of one Keras checkpoint on the real set."
+    e = checkpoint_evaluation(run, keras_file, real).metrics
     return {k: e[k] for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap')}
 
 def candidates(run)->list:

@@ -11,13 +11,13 @@ Models whose data already used the bank (`hard_negatives` > 0 or `short_words` >
 those families are not new. Not part of `make bench`: it needs a real set and trained models (~5 s per model).
 Writes benchmarks/results/transfer.json (`--out`).
 """
-import argparse, glob, json, sys, tempfile
+import argparse, glob, json, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'benchmarks'))
-from bench_mining import linked_run
+from bench_mining import checkpoint_evaluation
 
 SEED = 7   # not a data-set seed any run here uses: other dogs, speakers and places
 
@@ -37,14 +37,8 @@ def novel_set(folder:Path, n_ambient:int, n_speech:int)->Path:
     return man
 
 def figures(run, keras_file, path)->dict:
-    "Float figures of one Keras model on a labelled set (a view of its run with that model)."
-    from barkbook.evaluate import evaluate
-    with tempfile.TemporaryDirectory() as d:
-        view = linked_run(run.root, Path(d)/'view')
-        view.keras_path.parent.mkdir(parents=True); view.keras_path.symlink_to(Path(keras_file).resolve())
-        view.train_config_path.symlink_to(run.train_config_path.resolve())
-        e = evaluate(view, path, kind='float')
-    m = e.metrics
+    "Float figures of one Keras model on a labelled set."
+    e = checkpoint_evaluation(run, keras_file, path); m = e.metrics
     return dict(accuracy=m['accuracy'], bark_precision=m['bark_precision'], bark_recall=m['bark_recall'],
                 bark_ap=m['bark_ap'], bark_vs_rest=float((e.clips.label == 'dog_bark').eq(e.clips.pred == 'dog_bark').mean()),
                 recall={c: v['recall'] for c, v in m['per_class'].items()})
@@ -61,7 +55,7 @@ def main(argv=None):
     from barkbook.run import Run
     man = novel_set(Path(a.set_dir), a.ambient, a.speech)
     out = Path(a.out).resolve(); rows = json.loads(out.read_text())['models'] if out.exists() else {}
-    for mk in sorted(glob.glob(a.models)):
+    for mk in sorted(str(Path(f).resolve()) for f in glob.glob(a.models)):   # absolute: one key per model
         run = Run(Path(mk).parents[1])
         dp = run.read_data_record().params
         if dp.get('hard_negatives', 0) or dp.get('short_words', 0) or mk in rows: continue

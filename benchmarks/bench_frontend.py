@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """Does a gain-robust front-end beat today's log-mel? PCEN (librosa.pcen on the mel power of the log-mel's own frames,
-window and filterbank) against the log-mel in dB, paired over training seeds: synthetic test accuracy, and on a labelled
-real set clip accuracy, bark precision/recall (argmax) and AP, also with every real clip scaled by -20 dB and +10 dB.
+window and filterbank) and the TFLite Micro audio front-end (pymicro-features: the one micro_speech and microWakeWord
+use, with its noise reduction and PCAN gain control; every second 10 ms frame, so frames start where the log-mel's do)
+against the log-mel in dB, paired over training seeds: synthetic test accuracy, and on a labelled real set clip
+accuracy, bark precision/recall (argmax) and AP, also with every real clip scaled by -20 dB and +10 dB.
 
 Both front-ends train the same recipe (barkbook.params.TrainParams, default mine_rounds=0: the clip model only) on
 features built from the waveforms of a run (default runs/default), in runs/_frontend/<frontend>_s<seed>/ (data linked,
@@ -13,13 +15,14 @@ Not part of `make bench`: each seed and front-end trains a model (~3 min on 2 co
 benchmarks/results/frontend.json (`--out`).
 """
 import argparse, json, sys, time
+from importlib.metadata import version
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONTENDS = ('logmel', 'pcen')
+FRONTENDS = ('logmel', 'pcen', 'tflm')
 GAINS_DB = (-20.0, 10.0)
 # librosa.pcen defaults; power is taken of int32-scaled samples (librosa's advice for its eps), the filter starts
 # in the steady state of each clip's first frame (librosa's default state, 1, would add an onset transient to every clip)
@@ -47,11 +50,28 @@ def pcen(x, cfg, chunk=256):
             b=b, zi=z1 * S[..., :1]), 1, 2)
     return out
 
+def tflm(x, cfg):
+    """TFLite Micro front-end (N, frames, 40), float32, of clips `x` (N, samples) in [-1, 1]. Its noise estimate and gain
+    control adapt over time, so each clip is run twice without a reset and the second pass kept (the state a stream
+    would have reached over that sound)."""
+    from pymicro_features import MicroFrontend
+    if cfg.sample_rate != 16000 or cfg.hop_length != 320 or cfg.win_length != 480 or cfg.n_mels != 40:
+        raise SystemExit(f"the TFLM front-end is 16 kHz, 30 ms windows every 10 ms, 40 channels; the run's is {cfg}")
+    fe, step = MicroFrontend(), 320                              # 160 samples (10 ms) per call, as bytes
+    pcm = np.clip(np.round(np.asarray(x, np.float64) * 32768), -32768, 32767).astype('<i2')
+    out = np.empty((len(pcm), *cfg.shape), np.float32)
+    for i, clip in enumerate(pcm):
+        b = clip.tobytes(); fe.reset()
+        for _ in range(2):
+            frames = [f for f in (fe.process_samples(b[o:o + step]).features for o in range(0, len(b) - step + 1, step)) if f]
+        out[i] = np.asarray(frames[:2 * cfg.n_frames:2], np.float32)
+    return out
+
 def features(fe, x, cfg):
     "Front-end `fe` of float clips `x` (N, samples)."
     from barkbook.features import logmel
     x = np.asarray(x, np.float32)
-    return logmel(x, cfg) if fe == 'logmel' else pcen(x, cfg)
+    return {'logmel': logmel, 'pcen': pcen, 'tflm': tflm}[fe](x, cfg)
 
 def check_alignment(cfg, wave):
     "The PCEN's mel power in dB must be the log-mel (same frames, window, filterbank): raise if not."
@@ -68,6 +88,7 @@ def feature_store(src, root, fe, cfg):
     from barkbook.run import Run, SPLITS
     from barkbook.train import write_shards
     spec = dict(frontend=fe, pcen=PCEN if fe == 'pcen' else None, source=str(src.root.resolve()), cfg=cfg.hash)
+    if fe == 'tflm': spec['tflm'] = f"pymicro-features {version('pymicro-features')}, second pass, even frames"
     run, mark = Run(root), root/'frontend.json'
     if mark.exists() and json.loads(mark.read_text()) == spec: return run, spec
     root.mkdir(parents=True, exist_ok=True)
@@ -90,12 +111,12 @@ def linked_run(store, dst):
 
 @contextmanager
 def value_check(fe):
-    "PCEN is not dB: for it, load_training_data's dB-range check becomes a finite-values check."
+    "PCEN and the TFLM front-end are not dB: for them, load_training_data's dB-range check becomes a finite-values check."
     import barkbook.train as T
     if fe == 'logmel': yield; return
     orig = T.check_values
     def finite(sd, cfg_path, chunk=4096):
-        if not np.isfinite(np.asarray(sd.x)).all(): raise T.TrainError(f"{sd.path}: non-finite PCEN values")
+        if not np.isfinite(np.asarray(sd.x)).all(): raise T.TrainError(f"{sd.path}: non-finite {fe} values")
     T.check_values = finite
     try: yield
     finally: T.check_values = orig
@@ -175,9 +196,10 @@ def main(argv=None):
     by = {fe: sorted((r for r in res['rows'] if r['frontend'] == fe), key=lambda r: r['seed']) for fe in a.frontends}
     for fe, rows in by.items():
         print(f"| {fe} | {len(rows)} | " + ' | '.join(ms(np.array([f(r) for r in rows])) for _, f in cols) + ' |')
-    if len(by) == 2 and [r['seed'] for r in by['logmel']] == [r['seed'] for r in by['pcen']]:
-        d = [np.array([f(q) - f(r) for q, r in zip(by['pcen'], by['logmel'])]) for _, f in cols]
-        print(f"| pcen − logmel (paired) | {len(d[0])} | " + ' | '.join(
+    for fe in by:
+        if fe == 'logmel' or 'logmel' not in by or [r['seed'] for r in by['logmel']] != [r['seed'] for r in by[fe]]: continue
+        d = [np.array([f(q) - f(r) for q, r in zip(by[fe], by['logmel'])]) for _, f in cols]
+        print(f"| {fe} − logmel (paired) | {len(d[0])} | " + ' | '.join(
             f"{v.mean():+.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (min {v.min():+.3f})" for v in d) + ' |')
     res['wall_s'] = round(time.perf_counter() - t_start, 1)
     out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(res, indent=1))

@@ -77,7 +77,14 @@ def main(argv=None):
     ap.add_argument('--train', nargs='*', default=[], metavar='KEY=VALUE')
     ap.add_argument('--runs-dir', default=str(ROOT/'runs'/'_mining'))
     ap.add_argument('--out', default=str(ROOT/'benchmarks'/'results'/'mining.json'), help='where the results go (JSON)')
+    ap.add_argument('--frontend', default='logmel', choices=('logmel', 'tflm'),
+                    help="tflm: the TFLite Micro front-end everywhere (--run: bench_frontend.py's runs/_frontend/_features/tflm)")
     a = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT/'benchmarks'))
+    from bench_frontend import frontend_patch
+    with frontend_patch(a.frontend): return _main(a)
+
+def _main(a):
     from barkbook.models import load_model
     from barkbook.params import StreamParams, TrainParams
     from barkbook.run import Run
@@ -99,7 +106,7 @@ def main(argv=None):
             row[name] = dict(real=real_figures(run, f, a.real), scenes=scene_figures(run, load_model(f), scenes, sp))
             print(f"seed {s} {name}: {row[name]}", flush=True)
         rows.append(row)
-        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), run=str(a.run), scenes_run=str(scenes_run), train=over, seeds=rows), indent=1))
+        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), run=str(a.run), scenes_run=str(scenes_run), frontend=a.frontend, train=over, seeds=rows), indent=1))
     print('\n| candidate | seeds | scenes: missed at <= 1 FA/h | latency (s) | real acc | bark precision | bark recall | bark AP |\n|---|---|---|---|---|---|---|---|')
     for name in ('clip model', 'after mining'):
         f = lambda g, k: np.array([r[name][g][k] for r in rows], float)

@@ -51,28 +51,27 @@ def pcen(x, cfg, chunk=256):
     return out
 
 def tflm(x, cfg):
-    """TFLite Micro front-end (N, frames, 40), float32, of clips `x` (N, samples) in [-1, 1]. Its noise estimate and gain
-    control adapt over time, so each clip is streamed twice and the frames of the second copy kept (the state a stream
-    would have reached over that sound)."""
-    x = np.asarray(x)
-    if cfg.sample_rate != 16000 or cfg.hop_length != 320 or cfg.win_length != 480 or cfg.n_mels != 40 or x.shape[1] % 320:
-        raise SystemExit(f"the TFLM front-end is 16 kHz, 30 ms windows every 10 ms, 40 channels on clips of whole "
-                         f"20 ms hops; the run's is {cfg}, clips of {x.shape[1]} samples")
-    a = x.shape[1] // cfg.hop_length                          # the second copy's first frame
-    return np.stack([tflm_stream(np.concatenate([c, c]), cfg)[a:a + cfg.n_frames] for c in x])
+    "TFLite Micro front-end (N, frames, 40), float32, of clips `x` (N, samples) in [-1, 1] (each as `tflm_stream`)."
+    return np.stack([tflm_stream(c, cfg) for c in np.asarray(x)])
 
 def tflm_stream(x, cfg):
-    "TFLite Micro front-end (frames, 40) of one long recording `x` (n,): one front-end over all of it, as on a device."
+    """TFLite Micro front-end (frames, 40), float32, of a clip or long recording `x` (n,) in [-1, 1]: one front-end over
+    all of it, every second 10 ms frame (the log-mel's grid). Its noise estimate and gain control adapt over time, and a
+    device's are always warm, so the front-end first hears `x`'s first second (for a one-second clip: itself)."""
     from pymicro_features import MicroFrontend
     from barkbook.features import n_frames_for
-    fe, step, nf = MicroFrontend(), 320, n_frames_for(len(x), cfg)
-    b = np.clip(np.round(np.asarray(x, np.float64) * 32768), -32768, 32767).astype('<i2').tobytes()
+    warm = min(len(x), cfg.clip_samples) // cfg.hop_length * cfg.hop_length     # whole 20 ms hops: the grid stays
+    if cfg.sample_rate != 16000 or cfg.hop_length != 320 or cfg.win_length != 480 or cfg.n_mels != 40:
+        raise SystemExit(f"the TFLM front-end is 16 kHz, 30 ms windows every 10 ms, 40 channels; the run's is {cfg}")
+    fe, step, nf, skip = MicroFrontend(), 320, n_frames_for(len(x), cfg), warm // cfg.hop_length
+    pcm = np.clip(np.round(np.asarray(x, np.float64) * 32768), -32768, 32767).astype('<i2')
+    b = np.concatenate([pcm[:warm], pcm]).tobytes()
     out, k = np.empty((nf, cfg.n_mels), np.float32), 0               # k counts the front-end's 10 ms frames
     for o in range(0, len(b) - step + 1, step):
         f = fe.process_samples(b[o:o + step]).features
         if not f: continue
-        if k % 2 == 0 and k // 2 < nf: out[k // 2] = f
-        k += 1
+        j, k = k // 2 - skip, k + 1
+        if (k - 1) % 2 == 0 and 0 <= j < nf: out[j] = f
     return out
 
 @contextmanager
@@ -109,7 +108,7 @@ def feature_store(src, root, fe, cfg):
     from barkbook.run import Run, SPLITS
     from barkbook.train import write_shards
     spec = dict(frontend=fe, pcen=PCEN if fe == 'pcen' else None, source=str(src.root.resolve()), cfg=cfg.hash)
-    if fe == 'tflm': spec['tflm'] = f"pymicro-features {version('pymicro-features')}, second copy of each clip, log-mel grid"
+    if fe == 'tflm': spec['tflm'] = f"pymicro-features {version('pymicro-features')}, second copy of each clip, log-mel grid"   # = tflm_stream
     run, mark = Run(root), root/'frontend.json'
     if mark.exists() and json.loads(mark.read_text()) == spec: return run, spec
     root.mkdir(parents=True, exist_ok=True)

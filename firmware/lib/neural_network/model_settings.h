@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define BARKBOOK_FRONTEND_HASH "dfcc89ef4853"
-#define BARKBOOK_MODEL_SHA1 "e323a71b3276e16c94e3ece409973a39e469071b"
+#define BARKBOOK_MODEL_SHA1 "101a66bbb59a7626622ead2b2d6519428f965f3b"
 #define BARKBOOK_MODEL_RUN "default"
 #define BARKBOOK_MODEL_INPUT_LOGMEL 1
 // The model's operators as MicroMutableOpResolver::Add<op>() names (AVERAGE_POOL_2D, CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX).

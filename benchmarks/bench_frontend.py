@@ -14,7 +14,7 @@ features in runs/_frontend/_features/<frontend>/). The real set is only scored, 
 Not part of `make bench`: each seed and front-end trains a model (~3 min on 2 cores). Writes
 benchmarks/results/frontend.json (`--out`).
 """
-import argparse, json, sys, time
+import argparse, itertools, json, sys, time
 from importlib.metadata import version
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,20 +59,18 @@ def tflm_stream(x, cfg):
     all of it, every second 10 ms frame (the log-mel's grid). Its noise estimate and gain control adapt over time, and a
     device's are always warm, so the front-end first hears `x`'s first second (for a one-second clip: itself)."""
     from pymicro_features import MicroFrontend
+    from barkbook.audio import float_to_int16
     from barkbook.features import n_frames_for
-    warm = min(len(x), cfg.clip_samples) // cfg.hop_length * cfg.hop_length     # whole 20 ms hops: the grid stays
     if cfg.sample_rate != 16000 or cfg.hop_length != 320 or cfg.win_length != 480 or cfg.n_mels != 40:
         raise SystemExit(f"the TFLM front-end is 16 kHz, 30 ms windows every 10 ms, 40 channels; the run's is {cfg}")
-    fe, step, nf, skip = MicroFrontend(), 320, n_frames_for(len(x), cfg), warm // cfg.hop_length
-    pcm = np.clip(np.round(np.asarray(x, np.float64) * 32768), -32768, 32767).astype('<i2')
-    b = np.concatenate([pcm[:warm], pcm]).tobytes()
-    out, k = np.empty((nf, cfg.n_mels), np.float32), 0               # k counts the front-end's 10 ms frames
-    for o in range(0, len(b) - step + 1, step):
-        f = fe.process_samples(b[o:o + step]).features
-        if not f: continue
-        j, k = k // 2 - skip, k + 1
-        if (k - 1) % 2 == 0 and 0 <= j < nf: out[j] = f
-    return out
+    skip = min(len(x), cfg.clip_samples) // cfg.hop_length      # warm-up frames on our grid (whole 20 ms hops)
+    pcm = float_to_int16(x).astype('<i2', copy=False)
+    b = np.concatenate([pcm[:skip * cfg.hop_length], pcm]).tobytes()
+    fe, nf, step = MicroFrontend(), n_frames_for(len(x), cfg), 320     # 160 samples (10 ms) per call, as bytes
+    frames = (f for f in (fe.process_samples(b[o:o + step]).features for o in range(0, len(b) - step + 1, step)) if f)
+    kept = list(itertools.islice(frames, 2 * skip, 2 * (skip + nf), 2))   # every second 10 ms frame after the warm-up
+    if len(kept) != nf: raise SystemExit(f"the TFLM front-end gave {len(kept)} frames of {nf} for {len(x)} samples")
+    return np.asarray(kept, np.float32).reshape(nf, cfg.n_mels)
 
 @contextmanager
 def frontend_patch(fe):

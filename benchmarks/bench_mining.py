@@ -18,6 +18,8 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT/'benchmarks'))
+from bench_frontend import frontend_patch
 
 def linked_run(src, dst):
     "A run folder sharing `src`'s data and features (symlinks)."
@@ -60,8 +62,8 @@ def scene_figures(run, model, scenes, p):
     from barkbook.detector import DetectorConfig
     from barkbook.scenes import sweep, choose_operating_point
     from barkbook.train import SELECT_THRESHOLDS
-    cfg, classes = run.read_feature_config(), run.read_classes()
     from barkbook.convert import float_scorer
+    cfg, classes = run.read_feature_config(), run.read_classes()
     score = float_scorer(model)
     scored = [(sc, score(x)) for sc, x in scenes]
     det = DetectorConfig(bark_class=classes.index(p.bark_label), enable_temporal_filter=False, average_window=1)
@@ -80,8 +82,6 @@ def main(argv=None):
     ap.add_argument('--frontend', default='logmel', choices=('logmel', 'tflm'),
                     help="tflm: the TFLite Micro front-end everywhere (--run: bench_frontend.py's runs/_frontend/_features/tflm)")
     a = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT/'benchmarks'))
-    from bench_frontend import frontend_patch
     with frontend_patch(a.frontend): return _main(a)
 
 def _main(a):

@@ -181,6 +181,7 @@ class TrainParams(StepParams):
     verbose: int = P(2, "Keras fit verbosity: 0 silent, 2 one line per epoch")
     mine_rounds: int = P(2, "false-alarm mining rounds after the clip training (0: clips only)")
     scene_minutes: float = P(60.0, "minutes of training scenes whose bark windows join the mining rounds")
+    scene_snrs_db: list[float] = P([0, 5, 10, 15, 20], "bark-to-background level ratios of the training scenes\x27 barks, dB, cycled")
     min_bark_fraction: float = P(0.5, "a scene window is a bark when it holds this share of a bark (less: left out)")
     mine_minutes: float = P(180.0, "minutes of bark-free training scenes scored per mining round")
     mine_top: int = P(3000, "highest-scoring bark-free windows kept per round as extra negatives")

@@ -635,7 +635,8 @@ def _as_train_inputs(x:np.ndarray, kind:str)->np.ndarray:
 def scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
     "Bark windows of `p.scene_minutes` of training scenes; `p.val_scene_minutes` of validation scenes, half with barks."
     grid = StreamGrid.from_hop_ms(data.cfg, DetectorConfig().hop_ms)
-    bx, by = labelled_windows(split_scenes(data.train, p.bark_label, p.scene_minutes, True, p.seed + 500), grid,
+    bx, by = labelled_windows(split_scenes(data.train, p.bark_label, p.scene_minutes, True, p.seed + 500,
+                                           snrs_db=p.scene_snrs_db), grid,
                               data.classes, p.bark_label, p.min_bark_fraction, data.kind, only=[p.bark_label])
     half = p.val_scene_minutes / 2
     val = [(sc.without_audio(), scene_inputs(sc.audio, grid, data.kind))

@@ -131,7 +131,7 @@ class DataParams(StepParams):
     barks_over_talk: float = P(0.0, "share of synthetic bark clips with a person talking in their background")
     short_words: float = P(0.3, "share of synthetic speech clips of one or two words said alone")
     hard_negatives: float = P(0.0, "chance of a hard negative (impacts, beeps, coughs, machines, animals) in synthetic ambient sound with events")
-    augment_copies: int = P(0, "copies of each non-silence training clip through the room/microphone chain")
+    augment_copies: int = P(1, "copies of each non-silence training clip through the room/microphone chain")
     n_rooms: int = P(64, "simulated rooms in the data set's impulse-response bank (used by augment_copies)")
     max_windows_per_file: int = P(10, "at most this many 1 s windows per event file, or per background recording (group)")
     event_classes: list[str] = P(['dog_bark', 'speech'], "classes whose long recordings keep only event windows")

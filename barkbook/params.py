@@ -121,7 +121,7 @@ class DataParams(StepParams):
     "Parameters of 01_generate_data: the built-in generator, imports, splits."
     STEP: ClassVar[str] = '01_generate_data'
     classes: list[str] = P(['dog_bark', 'speech', 'ambient', 'silence'], "class labels, in class-id order")
-    clips_per_class: int = P(1000, "clips per class from the built-in generator (0: imports only)")
+    clips_per_class: int = P(2000, "clips per class from the built-in generator (0: imports only)")
     clips_per_group: int = P(4, "synthetic clips per dog, speaker or place (a group never crosses splits)")
     seed: int = P(0, "seed of generation, splits and augmentation")
     imports: list[dict] = P([], "real data sets: list of {kind, path, [mapping, fold_splits, group_pattern, folds, salience]}")

@@ -35,7 +35,7 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'compile_model', 'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record',
            'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
            'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
-           'mine_round', 'kept_round', 'mining_rounds', 'mining_table', 'train_run', 'tiny_run']
+           'mine_round', 'kept_round', 'mining_rounds', 'mine_seeds', 'mining_table', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -610,10 +610,12 @@ def budget_table(m:Metrics)->pd.DataFrame:
 
 # %% ../nbs/20_train.ipynb #b15adfae
 def seeds_table(m:Metrics)->pd.DataFrame:
-    "One row per trained seed: validation value, epochs and the main test metrics; the selected one marked."
+    "One row per trained seed: validation value, epochs, the clip model's test metrics, its validation scenes after mining; the selected one marked."
     keys = ('accuracy', 'macro_f1', 'bark_precision', 'bark_recall', 'bark_f1')
     rows = [dict(seed=s['seed'], selected=s['seed'] == m.selected_seed, **{f'best {m.monitor}': s['best_val']},
-                 epochs=s['epochs_trained'], **{k: s['test'][k] for k in keys})
+                 epochs=s['epochs_trained'], **{k: s['test'][k] for k in keys},
+                 **({'missed (val scenes, after mining)': s['scenes']['miss_rate'],
+                     'FA/h (val scenes)': s['scenes']['fa_per_hour']} if 'scenes' in s else {}))
             for s in m.seeds]
     return pd.DataFrame(rows).set_index('seed').round(4)
 
@@ -725,6 +727,17 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
     for i, r in enumerate(rows): r['selected'] = i == pick
     return cands[pick], rows
 
+# %% ../nbs/20_train.ipynb #5eedc0a2
+def mine_seeds(run:Run, fits:list, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
+    "`(chosen FitResult, its rows, each seed's kept row)`: every seed through `mining_rounds`; `kept_round`'s rule picks."
+    mined = [mining_rounds(run, f, data, p, bark, strategy, jit) for f in fits]
+    kept = [next(r for r in rows if r['selected']) for _, rows in mined]
+    i = kept_round(kept)
+    if len(fits) > 1:
+        print('seeds after mining: ' + ', '.join(f"{f.seed}: {r['miss_rate']:.1%} missed at {r['fa_per_hour']:.1f} FA/h"
+                                                  for f, r in zip(fits, kept)) + f'; keeps seed {fits[i].seed}')
+    return (*mined[i], kept)
+
 # %% ../nbs/20_train.ipynb #12329925
 def mining_table(m:Metrics)->pd.DataFrame:
     "The mining rounds of a training (empty without): one row per candidate, the kept one marked."
@@ -734,7 +747,7 @@ def mining_table(m:Metrics)->pd.DataFrame:
 
 # %% ../nbs/20_train.ipynb #2b04ac30
 def train_run(run:Run, p:TrainParams)->Metrics:
-    "Train `p.n_seeds` models on `run`'s features, keep and evaluate the best; write `model/`; return Metrics."
+    "Train `p.n_seeds` models on `run`'s features, keep and evaluate the best (after mining: by validation scenes); write `model/`; return Metrics."
     check_params(p)
     data = load_training_data(run, p.family)
     rec = start_record(run, p, data)
@@ -743,11 +756,11 @@ def train_run(run:Run, p:TrainParams)->Metrics:
     bark = bark_index(data.classes, p.bark_label)
     t0 = time.perf_counter()
     fits = fit_seeds(run, p, data, bark, strategy, jit)
-    best, mining = select_best(fits, p.monitor), None
-    if p.mine_rounds > 0: best, mining = mining_rounds(run, best, data, p, bark, strategy, jit)
+    best, mining, kept = select_best(fits, p.monitor), None, None
+    if p.mine_rounds > 0: best, mining, kept = mine_seeds(run, fits, data, p, bark, strategy, jit)
     save_selected(run, best, data)
     m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0)
-    m = replace(m, mining=mining)
+    m = replace(m, mining=mining, seeds=[dict(s, scenes=k) for s, k in zip(m.seeds, kept)] if kept else m.seeds)
     run.write_metrics(m)
     run.write_train_config(replace(rec, status='done', bark_index=bark, model=summary,
                                    selected_seed=best.seed))

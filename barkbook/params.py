@@ -230,7 +230,7 @@ class StreamParams(StepParams):
     real_free_scenes: int = P(6, "bark-free scenes built from each eval set")
     overlay_labels: list[str] = P(['speech'], "classes of an eval set placed on top like barks (words), "
                                               "not in its background")
-    thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995],
+    thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995],
                                   "confidence thresholds swept (int8 scores step by 1/256; 0.99 and 0.995 are its top two steps)")
     detector_rules: list[str] = P(['average_window:1', 'average_window:2', 'average_window:3', 'average_window:4',
                                    'peak_window:2,average_window:2', 'peak_window:3,average_window:3',

@@ -10,6 +10,7 @@ import keras
 from keras import layers, ops
 from .core import BarkbookError
 from .features import FeatureConfig, dct_matrix
+from .params import TrainParams
 
 # %% auto #0
 __all__ = ['FAMILIES', 'WAVE_FAMILIES', 'TIME_POOLS', 'ModelError', 'input_kind_for', 'input_shape_for', 'cos_poly_coeffs',
@@ -138,7 +139,7 @@ def _head(x, n_classes, dropout, hidden=0):
 # %% ../nbs/19_models.ipynb #d514e442
 TIME_POOLS = ('mean', 'max')   # how the cnn can summarise its last feature map over time
 
-def _cnn(input_shape, n_classes, width, dropout, time_pool='mean'):
+def _cnn(input_shape, n_classes, width, dropout, time_pool=TrainParams.time_pool):
     "3 × (conv 3×3, BN, ReLU, max-pool 2), mean or max over time, dense 64, softmax."
     if time_pool not in TIME_POOLS:
         raise ModelError(f"cnn: time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {time_pool!r}")

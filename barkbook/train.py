@@ -491,8 +491,9 @@ def check_params(p:TrainParams):
     if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
     if p.time_pool not in TIME_POOLS:
         raise TrainError(f"time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {p.time_pool!r}")
-    if p.time_pool != 'mean' and p.family != 'cnn':
-        raise TrainError(f"time_pool is an option of the cnn family; {p.family} has its own pooling")
+    if p.time_pool != TrainParams().time_pool and p.family != 'cnn':   # other families keep the default, unused
+        raise TrainError(f"time_pool is an option of the cnn family; {p.family} has its own pooling "
+                         f"(leave time_pool at {TrainParams().time_pool!r})")
     if p.monitor not in ('val_accuracy', 'val_loss'):
         raise TrainError(f"monitor must be 'val_accuracy' or 'val_loss', got {p.monitor!r}")
     make_loss(p.loss, p.focal_gamma, p.label_smoothing); make_learning_rate(p.schedule, p.learning_rate, 1, 1)

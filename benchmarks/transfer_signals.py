@@ -11,6 +11,8 @@ For each signal (synthetic validation clip accuracy, missed barks at <= 1 FA/h o
 the synthetic test scenes, synthetic test clip accuracy) it reports the Spearman rank correlation with real clip
 accuracy and real bark AP, over all models and within groups of similar models (only clip models, only mined models),
 where a selection rule has to work. A useful signal correlates positively (accuracy) or negatively (miss rates).
+It also reports what keeping one of k trained seeds by the validation scenes gives over training one (02 with
+`n_seeds` k, `train.mine_seeds`): the kept seed against the mean of the k, over every recipe and subset.
 
     python benchmarks/transfer_signals.py [--results benchmarks/results] [--out benchmarks/results/transfer_signals.json]
 """
@@ -39,6 +41,7 @@ def mining_models(path:Path)->list:
                 m = s[cand]
                 rows.append(dict(source=path.name, recipe=recipe if cand == 'after mining' else f'clip, {epochs} epochs',
                                  group=cand, seed=s['seed'], val_accuracy=r['val_accuracy'], val_scene_miss=r['miss_rate'],
+                                 val_within_budget=r['within_budget'],
                                  test_scene_miss=m['scenes']['miss_rate'], test_accuracy=np.nan,
                                  real_accuracy=m['real']['accuracy'], real_ap=m['real']['bark_ap']))
     return rows
@@ -49,6 +52,32 @@ def frontend_models(path:Path)->list:
     return [dict(source=path.name, recipe=f"clip, {r['frontend']}", group='clip model', seed=r['seed'], val_accuracy=np.nan,
                  val_scene_miss=np.nan, test_scene_miss=np.nan, test_accuracy=r['test']['accuracy'],
                  real_accuracy=r['real']['accuracy'], real_ap=r['real']['bark_ap']) for r in d['rows']]
+
+def seed_selection(t:pd.DataFrame, ks=(2, 3))->pd.DataFrame:
+    """What keeping one of k trained seeds by 02's rule (`train.kept_round`: within the false-alarm budget on the
+    validation scenes, fewest missed barks there, then best validation accuracy) gives over training one seed: for
+    every recipe with >= 3 mined seeds and every k of them, the kept seed's test-scene misses and real figures minus
+    the mean of those k seeds'. One row per k: the mean difference over all recipes and subsets."""
+    from itertools import combinations
+    g = t[(t.group == 'after mining') & t.val_within_budget.notna()]
+    diffs = {k: [] for k in ks}
+    for _, r in g.groupby(['source', 'recipe']):
+        if len(r) < 3: continue
+        for k in ks:
+            for idx in combinations(r.index, k):
+                s = r.loc[list(idx)]
+                keep = min(s.index, key=lambda i: (not s.at[i, 'val_within_budget'], s.at[i, 'val_scene_miss'], -s.at[i, 'val_accuracy']))
+                diffs[k].append({c: s.at[keep, c] - s[c].mean() for c in ('test_scene_miss', 'real_accuracy', 'real_ap')}
+                                | dict(recipe=s.at[keep, 'recipe']))
+    out = []
+    for k, d in diffs.items():
+        d = pd.DataFrame(d)
+        if d.empty: continue
+        out.append(dict(k=k, recipes=d.recipe.nunique(), subsets=len(d),
+                        **{f'{c} (kept - mean)': round(float(d[c].mean()), 4) for c in ('test_scene_miss', 'real_accuracy', 'real_ap')},
+                        **{f'{c}: share of subsets better': round(float((d[c] < 0 if c == 'test_scene_miss' else d[c] > 0).mean()), 3)
+                           for c in ('test_scene_miss', 'real_accuracy')}))
+    return pd.DataFrame(out)
 
 def correlations(t:pd.DataFrame)->pd.DataFrame:
     "Spearman rho (and its p-value) of every signal with every real figure, over all models and per group."
@@ -79,7 +108,11 @@ def main(argv=None):
     pd.set_option('display.width', 200)
     print(t.groupby('recipe')[[*SIGNALS, *TARGETS]].mean().round(3).to_string(), '\n')
     print(c.to_string(index=False))
-    Path(a.out).write_text(json.dumps(dict(models=t.to_dict('records'), correlations=c.to_dict('records')), indent=1))
+    sel = seed_selection(t)
+    print('\nKeeping one of k seeds by the validation scenes (02 with n_seeds = k), against one seed:')
+    print(sel.to_string(index=False))
+    Path(a.out).write_text(json.dumps(dict(models=t.to_dict('records'), correlations=c.to_dict('records'),
+                                           seed_selection=sel.to_dict('records')), indent=1))
     print(f"\nSaved {a.out}")
 
 if __name__ == '__main__':

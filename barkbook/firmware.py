@@ -18,9 +18,10 @@ __all__ = ['DEFAULT_CLASSES', 'SETTINGS_H', 'MODEL_CC', 'HOST_FLAGS', 'SANITIZE_
            'model_facts', 'settings_header', 'firmware_files', 'write_firmware', 'read_firmware', 'update_firmware',
            'write_detector_header', 'portable_sources', 'include_dirs', 'cache_dir', 'compiler_id', 'object_key',
            'compile_objects', 'build_host_driver', 'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp',
-           'golden_files', 'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources', 'tflm_objects',
-           'build_host_app', 'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes', 'xtensa_toolchain',
-           'xtensa_sizes', 'budget_table', 'check_board_layer', 'xtensa_tflm_sizes', 'softfloat_library', 'qemu_counts']
+           'golden_files', 'same_golden', 'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources',
+           'tflm_objects', 'build_host_app', 'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes',
+           'xtensa_toolchain', 'xtensa_sizes', 'budget_table', 'check_board_layer', 'xtensa_tflm_sizes',
+           'softfloat_library', 'qemu_counts']
 
 # %% ../nbs/22_firmware.ipynb #c12b520c
 class FirmwareError(BarkbookError):
@@ -553,6 +554,15 @@ def golden_files(firmware_dir=None)->dict:
     return {'lib/audio_processor/test/frontend_golden.h': _golden_header("barkbook.features.logmel of a chirp + click.", fe_),
             'lib/bark_detector/test/postprocess_golden.h': _golden_header("barkbook.detector.postprocess of scores under every rule.", post),
             'lib/bark_detector/test/detector_golden.h': _golden_header("4 s of audio, replayed scores, postprocess.", dtr)}
+
+# %% ../nbs/22_firmware.ipynb #90dd0a02
+_FLOAT_LITERAL = re.compile(r'-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?f\b')   # what _f32 writes
+
+def same_golden(a:str, b:str, rtol:float=1e-5, atol:float=1e-6)->bool:
+    "Whether two golden headers agree: the same text around their float literals, and those within `rtol`/`atol`."
+    fa, fb = _FLOAT_LITERAL.findall(a), _FLOAT_LITERAL.findall(b)
+    if _FLOAT_LITERAL.sub('F', a) != _FLOAT_LITERAL.sub('F', b) or len(fa) != len(fb): return False
+    return bool(np.allclose([float(v[:-1]) for v in fa], [float(v[:-1]) for v in fb], rtol=rtol, atol=atol))
 
 # %% ../nbs/22_firmware.ipynb #1c737daa
 def third_party_dir()->Path:

@@ -35,7 +35,8 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'compile_model', 'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record',
            'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
            'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
-           'mine_round', 'kept_round', 'mining_rounds', 'mine_seeds', 'mining_table', 'train_run', 'tiny_run']
+           'mine_round', 'kept_round', 'reported_scene_material', 'mining_rounds', 'mine_seeds', 'mining_table',
+           'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -491,9 +492,9 @@ def check_params(p:TrainParams):
     if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
     if p.time_pool not in TIME_POOLS:
         raise TrainError(f"time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {p.time_pool!r}")
-    if p.time_pool != TrainParams().time_pool and p.family != 'cnn':   # other families keep the default, unused
+    if p.time_pool != TrainParams.time_pool and p.family != 'cnn':   # other families keep the default, unused
         raise TrainError(f"time_pool is an option of the cnn family; {p.family} has its own pooling "
-                         f"(leave time_pool at {TrainParams().time_pool!r})")
+                         f"(leave time_pool at {TrainParams.time_pool!r})")
     if p.monitor not in ('val_accuracy', 'val_loss'):
         raise TrainError(f"monitor must be 'val_accuracy' or 'val_loss', got {p.monitor!r}")
     make_loss(p.loss, p.focal_gamma, p.label_smoothing); make_learning_rate(p.schedule, p.learning_rate, 1, 1)
@@ -572,8 +573,8 @@ def _mean_std(records:list)->dict:
                     values=[float(f[k]) for f in flat]) for k in keys}
 
 def make_metrics(p:TrainParams, data:TrainData, summary:dict, bark:int, fits:list, best:FitResult,
-                 devices:tuple, seconds:float)->Metrics:
-    "The `Metrics` of a finished training: the selected seed's test metrics, budgets, timings, every seed."
+                 devices:tuple, seconds:float, mining:list|None=None, kept:list|None=None)->Metrics:
+    "The `Metrics` of a finished training: the selected seed's test metrics, budgets, timings, every seed (with `kept`: its kept mining round's validation-scene row), the `mining` rows."
     strategy, jit, mixed = devices; tt = target_table(best.test)
     tests = [{k: v for k, v in r.test.items() if k != 'confusion'} for r in fits]
     return Metrics(family=p.family, width=p.width, classes=data.classes, bark_index=bark, model=summary,
@@ -583,9 +584,9 @@ def make_metrics(p:TrainParams, data:TrainData, summary:dict, bark:int, fits:lis
         n_replicas=int(strategy.num_replicas_in_sync), jit_compile=jit, mixed_precision=mixed,
         throughput=dict(train_examples_per_s=best.train_examples_per_s, batch_size=p.batch_size,
                         pipeline_examples_per_s=best.pipeline_examples_per_s), train_seconds=seconds,
-        seeds=[dict(seed=r.seed, best_val=r.best_val, epochs_trained=r.epochs_trained, test=r.test)
-               for r in fits],
-        seeds_mean_std=_mean_std(tests) if len(fits) > 1 else None)
+        seeds=[dict(seed=r.seed, best_val=r.best_val, epochs_trained=r.epochs_trained, test=r.test,
+                    **({'scenes': kept[i]} if kept else {})) for i, r in enumerate(fits)],
+        seeds_mean_std=_mean_std(tests) if len(fits) > 1 else None, mining=mining)
 
 # %% ../nbs/20_train.ipynb #2e43457a
 def summary_table(m:Metrics)->pd.DataFrame:
@@ -699,11 +700,18 @@ def kept_round(rows:list)->int:
     return min(range(len(rows)), key=lambda i: (not rows[i]['within_budget'], rows[i]['miss_rate'], -rows[i].get('val_accuracy', 0.0)))
 
 # %% ../nbs/20_train.ipynb #2ce7c727
-def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
-    "`(chosen FitResult, rows)`: the clip model, then `p.mine_rounds` rounds of mining, each checked on validation scenes."
+def reported_scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
+    "`scene_material`, with a line saying what it holds and how long it took."
     t0 = time.perf_counter(); sm = scene_material(data, p)
     print(f"scenes: {len(sm.bark_y)} bark windows from {p.scene_minutes:g} min of training scenes, "
           f"{sum(sc.duration for sc, _ in sm.val) / 60:.1f} min of validation scenes ({time.perf_counter() - t0:.1f} s)")
+    return sm
+
+def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool,
+                  sm:SceneMaterial|None=None, # the scene material (made here if not given; it depends on `p`, not the seed)
+                 )->tuple:
+    "`(chosen FitResult, rows)`: the clip model, then `p.mine_rounds` rounds of mining, each checked on validation scenes."
+    if sm is None: sm = reported_scene_material(data, p)
     acc0 = float(first.history['val_accuracy'].iloc[first.best_epoch - 1])
     rows, cands = [dict(round=0, mined=0, **stream_check(first.model, sm, data, p), val_accuracy=acc0)], [first]
     clips = np.asarray(data.inputs('train'))                 # read once: every round trains on the clips too
@@ -731,7 +739,8 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
 # %% ../nbs/20_train.ipynb #5eedc0a2
 def mine_seeds(run:Run, fits:list, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
     "`(chosen FitResult, its rows, each seed's kept row)`: every seed through `mining_rounds`; `kept_round`'s rule picks."
-    mined = [mining_rounds(run, f, data, p, bark, strategy, jit) for f in fits]
+    sm = reported_scene_material(data, p)          # the same scenes judge every seed: made once
+    mined = [mining_rounds(run, f, data, p, bark, strategy, jit, sm) for f in fits]
     kept = [next(r for r in rows if r['selected']) for _, rows in mined]
     i = kept_round(kept)
     if len(fits) > 1:
@@ -760,8 +769,7 @@ def train_run(run:Run, p:TrainParams)->Metrics:
     best, mining, kept = select_best(fits, p.monitor), None, None
     if p.mine_rounds > 0: best, mining, kept = mine_seeds(run, fits, data, p, bark, strategy, jit)
     save_selected(run, best, data)
-    m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0)
-    m = replace(m, mining=mining, seeds=[dict(s, scenes=k) for s, k in zip(m.seeds, kept)] if kept else m.seeds)
+    m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0, mining, kept)
     run.write_metrics(m)
     run.write_train_config(replace(rec, status='done', bark_index=bark, model=summary,
                                    selected_seed=best.seed))

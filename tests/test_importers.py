@@ -157,10 +157,9 @@ from barkbook.params import smoke_params
 from barkbook.run import Run
 run = Run(sys.argv[2])
 p = replace(smoke_params('01_generate_data'), classes=['dog_bark', 'ambient'], clips_per_class=0, n_jobs=1,
-            imports=[dict(kind='folders', path=sys.argv[1])])
+            augment_copies=0, imports=[dict(kind='folders', path=sys.argv[1])])   # the import alone: no chain copies
 build_dataset(run, p, progress=False)
-m = run.read_manifest(); m = m[m.source != 'augment']         # the imported clips, not their chain copies
-print(json.dumps(dict(rejected=run.read_rejected().values.tolist(), origins=sorted(m.origin))))
+print(json.dumps(dict(rejected=run.read_rejected().values.tolist(), origins=sorted(run.read_manifest().origin))))
 """
 
 

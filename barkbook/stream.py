@@ -390,6 +390,7 @@ def _sound_at(sc:Scene, t:float, bark_label:str)->tuple:
     if len(over): return back, str(over['kind'].iloc[0] if 'kind' in over else over.label.iloc[0])
     if sc.clips is not None and len(sc.clips):
         c = sc.clips[(sc.clips.start_s <= t) & (sc.clips.end_s > t)]
+        c = c[c.label == back] if (c.label == back).any() else c   # a crossfade between stretches: the clip `back` names
         if len(c): return back, str(c['kind'].iloc[-1])
     return back, back
 

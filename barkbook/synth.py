@@ -14,9 +14,10 @@ from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 
 # %% auto #0
 __all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'HARD_NEGATIVES', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS',
-           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'SynthError', 'clip_rng', 'dog_identity', 'bark',
-           'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech', 'ambient', 'synth_identity',
-           'synth_clip', 'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
+           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'DOG_SIZES', 'SPEECH_FORMS', 'SynthError',
+           'clip_rng', 'dog_identity', 'bark', 'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech',
+           'ambient', 'synth_identity', 'dog_size', 'clip_kind', 'synth_clip', 'clip_comment', 'read_clip_comment',
+           'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -288,17 +289,17 @@ def _short_words(rng):
     return ' '.join(rng.choice(_WORDS, int(rng.integers(1, 3))))
 
 def _random_text(rng):
-    "A random sentence, number or string of pseudo-words."
+    "A random sentence, number or string of pseudo-words: (text, its form)."
     kind = rng.choice(3, p=[0.45, 0.2, 0.35])
-    if kind == 0: return ' '.join(rng.choice(_WORDS, int(rng.integers(3, 12))))
+    if kind == 0: return ' '.join(rng.choice(_WORDS, int(rng.integers(3, 12)))), 'sentence'
     if kind == 1:
         return ' '.join(str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
-                        for _ in range(int(rng.integers(1, 4))))
+                        for _ in range(int(rng.integers(1, 4)))), 'numbers'
     words = []
     for _ in range(int(rng.integers(2, 8))):
         words.append(''.join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
                              for _ in range(int(rng.integers(1, 4)))))
-    return ' '.join(words) + rng.choice(['.', '?', '!', ','])
+    return ' '.join(words) + rng.choice(['.', '?', '!', ',']), 'pseudo-words'
 
 # %% ../nbs/16_synth.ipynb #e0e7f422
 def speaker_identity(rng:np.random.Generator)->dict:
@@ -321,7 +322,8 @@ def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES,
            words:float=0.0, # chance of one or two words alone instead of a sentence, number or pseudo-words
           )->tuple:
     "A 1 s stretch of `speaker` saying random text (starting at a random offset); returns (samples, info)."
-    text = _short_words(rng) if words and rng.random() < words else _random_text(rng)
+    alone = bool(words) and rng.random() < words   # no draw when `words` is off: the stream stays as it was
+    text, form = (_short_words(rng), 'words') if alone else _random_text(rng)
     seed = int(rng.integers(2**31))
     rate = int(speaker['rate'] * rng.uniform(0.85, 1.15))
     pitch = int(np.clip(speaker['pitch'] + rng.integers(-8, 9), 0, 99))
@@ -333,7 +335,7 @@ def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES,
             break
         except SynthError:
             if voice == 'en': raise
-            if voice == speaker['voice'].split('+')[0]: text = ' '.join(rng.choice(_WORDS, 6))
+            if voice == speaker['voice'].split('+')[0]: text, form = ' '.join(rng.choice(_WORDS, 6)), 'sentence'
     y = np.zeros(n)
     if len(x) <= n * 0.95:
         s = int(rng.integers(0, n - len(x) + 1)); y[s:s + len(x)] = x; off = -s / SAMPLE_RATE
@@ -346,7 +348,7 @@ def speech(rng:np.random.Generator, speaker:dict, n:int=CLIP_SAMPLES,
     if rng.random() < 0.3: y = _reverb(rng, y, rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.5))
     if rng.random() < 0.3:   # phone / small speaker
         y = _filt(y, 'band', (rng.uniform(80, 400), rng.uniform(3000, 7500)))
-    return y, dict(text=text, voice=voice, offset_s=off)
+    return y, dict(text=text, form=form, voice=voice, offset_s=off)
 
 # %% ../nbs/16_synth.ipynb #438acad1
 def _unit(x): return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
@@ -749,13 +751,16 @@ def ambient(rng:np.random.Generator, n:int=CLIP_SAMPLES, events:bool=True,
         names += list(rng.choice(EVENTS, int(rng.choice([0, 1, 1, 2])), replace=False,
                                  p=[0.3, 0.25, 0.25, 0.2]))
         if hard and rng.random() < hard: names.append('hard')
-    x, kinds = np.zeros(n), []
+    x, kinds, levels = np.zeros(n), [], []
     for i, name in enumerate(names):
         if name == 'animal': y, k = _src_animal(rng, n); kinds.append(f'animal:{k}')
         elif name == 'hard': y, k = _src_hard(rng, n); kinds.append(f'hard:{k}')
         else: y = _SOURCES[name](rng, n); kinds.append(str(name))
-        x += y * _db(rng.uniform(-15, 0) if i else 0) * (_db(rng.uniform(0, 10)) if name in EVENTS or name == 'hard' else 1)
-    return _unit(x), dict(kinds=kinds)
+        gain = rng.uniform(-15, 0) if i else 0.0                                 # dB against the first bed
+        lift = rng.uniform(0, 10) if name in EVENTS or name == 'hard' else 0.0   # events stand out
+        x += y * _db(gain) * _db(lift)
+        levels.append(round(float(gain + lift), 1))   # each source is unit RMS: its level in the mix, dB
+    return _unit(x), dict(kinds=kinds, levels_db=levels)
 
 # %% ../nbs/16_synth.ipynb #5eacd63c
 SNR_DB = (0.0, 20.0)          # event-to-background ratio range
@@ -828,6 +833,28 @@ def _silence_clip(rng, ident, n):
     y = _set_rms(y, rng.uniform(*SILENCE_DBFS)); info = dict(hum=bool(hum))
     return y, info
 
+# %% ../nbs/16_synth.ipynb #3d6c3b74
+DOG_SIZES = ('small', 'medium', 'large')   # thirds of a dog's size (dog_identity: 0 toy .. 1 large)
+SPEECH_FORMS = ('words', 'sentence', 'numbers', 'pseudo-words')   # what a speech clip says (speech's info['form'])
+
+def dog_size(size:float)->str:
+    "The size class (DOG_SIZES) of a dog's `size` in 0..1."
+    return DOG_SIZES[min(int(size * len(DOG_SIZES)), len(DOG_SIZES) - 1)]
+
+def _ambient_kind(kinds:list, levels_db:list)->str:
+    "The hard negative of an ambient mix if any, else its loudest event, else its first (loudest) bed."
+    hard = [k for k in kinds if k.startswith('hard:')]
+    if hard: return hard[0]
+    events = [(lv, k) for k, lv in zip(kinds, levels_db) if k.split(':')[0] in EVENTS]
+    return max(events, key=lambda e: e[0])[1] if events else kinds[0]
+
+def clip_kind(label:str, info:dict, ident:dict)->str:
+    "A short name of what a generated clip of `label` holds, from its `info` and its group's `ident`."
+    if label == 'dog_bark': return f"{dog_size(ident['size'])} {'far' if info['far'] else 'near'}"
+    if label == 'speech': return info['form']
+    if label == 'silence': return 'faint hum' if info['hum'] else 'silence'
+    return _ambient_kind(info['kinds'], info['levels_db'])
+
 # %% ../nbs/16_synth.ipynb #e2d2a1c9
 _CLIP_RECIPES = dict(dog_bark=_bark_clip, speech=_speech_clip, ambient=_ambient_clip)
 
@@ -848,7 +875,7 @@ def synth_clip(label:str,  # one of CLASSES
         y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk, hard, words)
         y = y + _mic_floor(rng, n)
     else: y, info = _silence_clip(rng, ident, n)
-    info.update(label=label, seed=int(seed), group=int(group), index=int(index),
+    info.update(kind=clip_kind(label, info, ident), label=label, seed=int(seed), group=int(group), index=int(index),
                 peak_dbfs=round(float(peak_dbfs(y)), 2), rms_dbfs=round(float(rms_dbfs(y)), 2))
     return y.astype(np.float32), info
 

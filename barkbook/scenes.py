@@ -167,7 +167,7 @@ def build_scene(waves:np.ndarray,                 # (N, n) clips, int16 or float
     ev = ev.drop(columns='clip').sort_values('start_s', kind='stable').reset_index(drop=True)
     picks = np.asarray(picks); t0 = np.arange(len(picks)) * hop / sr
     clips = pd.DataFrame(dict(start_s=t0, end_s=np.minimum(t0 + clip / sr, n_total / sr), label=labels[picks],
-                              kind=kinds[picks]))
+                              kind=kinds[picks], clip=picks))   # clip: its row in `waves` (the same sound replayed)
     return Scene(name, np.clip(audio, -1, 1).astype(np.float32), ev, sr, clips, dataset=dataset)
 
 # %% ../nbs/18_scenes.ipynb #8371516b

@@ -25,10 +25,10 @@ from .scenes import (StreamError, Scene, build_scene, _kinds, _spans, events_fro
 __all__ = ['SEGMENT_CLIPS', 'BLOCK_S', 'stream_logmel', 'Detector', 'load_detector', 'stream_inputs', 'stream_scores',
            'score_timeline', 'StreamScorer', 'iter_audio_blocks', 'score_file', 'iter_scenes', 'scenes_from_split',
            'read_clip_folder', 'set_name', 'set_names', 'folder_scenes', 'read_labels', 'write_labels',
-           'load_recording', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'plot_det', 'plot_score_trace',
-           'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset', 'operating_point',
-           'point_summary', 'ship_operating_point', 'save_scene', 'save_plots', 'stream_report', 'StreamResult',
-           'check_stream_params', 'evaluate_run', 'detect_file', 'detections_table']
+           'load_recording', 'miss_rate_ci', 'fa_rate_ci', 'Breakdown', 'breakdown', 'false_alarm_sounds', 'plot_det',
+           'plot_score_trace', 'plot_timeline', 'evaluation_scenes', 'ScoredScenes', 'score_scenes', 'by_dataset',
+           'operating_point', 'point_summary', 'ship_operating_point', 'save_scene', 'save_plots', 'stream_report',
+           'StreamResult', 'check_stream_params', 'evaluate_run', 'detect_file', 'detections_table']
 
 # %% ../nbs/24_stream.ipynb #41fa1a8a
 SEGMENT_CLIPS = 32   # `logmel` computes a long recording in segments of SEGMENT_CLIPS x n_frames frames
@@ -382,25 +382,25 @@ def fa_rate_ci(n_false:int, hours:float, level:float=0.95)->tuple:
 
 # %% ../nbs/24_stream.ipynb #0a84d0cb
 def _sound_at(sc:Scene, t:float, bark_label:str)->tuple:
-    "(background class, sound kind) playing at time `t`: an overlaid word, else the background clip or stretch."
+    "(background class, sound kind, clip) at time `t`: an overlaid word, else the background clip or stretch; clip -1: unknown."
     ev = sc.events[(sc.events.label != bark_label) & (sc.events.start_s <= t) & (sc.events.end_s > t)]
     over = ev[ev['snr_target_db'].notna()] if 'snr_target_db' in ev else ev.iloc[:0]
     bg = ev[ev['snr_target_db'].isna()] if 'snr_target_db' in ev else ev
     back = bg.label.iloc[0] if len(bg) else ''
-    if len(over): return back, str(over['kind'].iloc[0] if 'kind' in over else over.label.iloc[0])
+    if len(over): return back, str(over['kind'].iloc[0] if 'kind' in over else over.label.iloc[0]), -1
     if sc.clips is not None and len(sc.clips):
         c = sc.clips[(sc.clips.start_s <= t) & (sc.clips.end_s > t)]
         c = c[c.label == back] if (c.label == back).any() else c   # a crossfade between stretches: the clip `back` names
-        if len(c): return back, str(c['kind'].iloc[-1])
-    return back, back
+        if len(c): return back, str(c['kind'].iloc[-1]), int(c['clip'].iloc[-1]) if 'clip' in c else -1
+    return back, back, -1
 
 def _false_alarms(sc:Scene, ev:pd.DataFrame, matched:np.ndarray, bark_label:str)->list:
     "The unmatched detections of a scene with the background and the sound kind they fired on."
     out = []
     for r in ev[~matched].itertuples():
-        back, kind = _sound_at(sc, (r.start_s + r.end_s) / 2, bark_label)
+        back, kind, clip = _sound_at(sc, (r.start_s + r.end_s) / 2, bark_label)
         out.append(dict(scene=sc.name, dataset=sc.dataset, start_s=r.start_s, end_s=r.end_s, confidence=r.confidence,
-                        background=back, kind=kind))
+                        background=back, kind=kind, clip=clip))
     return out
 
 # %% ../nbs/24_stream.ipynb #fddffe51
@@ -420,7 +420,7 @@ class Breakdown:
     barks: pd.DataFrame          # every bark: scene, dataset, SNR, kind, found, latency
     by_snr: pd.DataFrame         # misses by target SNR
     by_kind: pd.DataFrame        # misses by bark kind
-    false_alarms: pd.DataFrame   # every false alarm with the background and the sound kind it fired on
+    false_alarms: pd.DataFrame   # every false alarm with the background, the sound kind and the clip it fired on
 
 def breakdown(scored:list,                   # [(Scene, scores), ...]
               det_cfg:DetectorConfig,         # one detector setting
@@ -440,8 +440,15 @@ def breakdown(scored:list,                   # [(Scene, scores), ...]
     cols = ['scene', 'dataset', 'start_s', 'end_s', 'snr_target_db', 'kind', 'found', 'latency_s']
     b = pd.concat(barks, ignore_index=True)[cols] if barks else pd.DataFrame(columns=cols)
     b = b.astype({'snr_target_db': float, 'found': bool, 'latency_s': float})
-    fa = pd.DataFrame(fas, columns=['scene', 'dataset', 'start_s', 'end_s', 'confidence', 'background', 'kind'])
+    fa = pd.DataFrame(fas, columns=['scene', 'dataset', 'start_s', 'end_s', 'confidence', 'background', 'kind', 'clip'])
     return Breakdown(b, _misses_by(b, 'snr_target_db'), _misses_by(b, 'kind'), fa)
+
+# %% ../nbs/24_stream.ipynb #e513f6a4
+def false_alarm_sounds(fa:pd.DataFrame)->int:
+    "Distinct sounds among false alarms (`Breakdown.false_alarms`): one per dataset and clip; clip -1 counts each time."
+    if not len(fa): return 0
+    known = fa[fa['clip'] >= 0]
+    return int(len(known[['dataset', 'clip']].drop_duplicates()) + (fa['clip'] < 0).sum())
 
 # %% ../nbs/24_stream.ipynb #19ad0db9
 def plot_det(table:pd.DataFrame, chosen=None, rule:str='', ax=None, title:str='detector operating points'):
@@ -614,12 +621,14 @@ def save_plots(run:Run, tables:dict, row, rule:str, example:Scene|None, det:Dete
 def stream_report(p:StreamParams, row, ok:bool, det_cfg:DetectorConfig, ss:ScoredScenes, bd:Breakdown,
                   summaries:dict, sweep_s:float, written:list)->StreamReport:
     "Stage 7: the `StreamReport` of an evaluation (the operating point with its intervals and each dataset's summary)."
+    synth_fa = bd.false_alarms[~bd.false_alarms.dataset.str.startswith('real:')]
     op = dict(summaries.get('synthetic', {}), threshold=float(row.threshold), rule=row.rule,
+              n_false_sounds=false_alarm_sounds(synth_fa),   # distinct clips: the scenes replay each many times
               misses_by_kind=bd.by_kind.to_dict('records'), datasets=summaries,
               scene_generation_seconds=ss.generate_s)
     return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(), operating_point=op,
         miss_rate_by_snr=bd.by_snr.to_dict('records'),
-        false_alarms_by_background=bd.false_alarms[~bd.false_alarms.dataset.str.startswith('real:')].kind.value_counts().to_dict(),
+        false_alarms_by_background=synth_fa.kind.value_counts().to_dict(),
         scenes=[dict(name=sc.name, dataset=sc.dataset, duration_s=sc.duration, n_barks=len(sc.barks(p.bark_label)))
                 for sc, _ in ss.scored],
         audio_hours=ss.audio_s / 3600, scoring_seconds=ss.score_s, sweep_seconds=sweep_s,

@@ -548,11 +548,14 @@ def score_scenes(det:Detector, scenes, grid:StreamGrid, bark_label:str, save=Non
     return ScoredScenes(out, example, gen_s, score_s)
 
 # %% ../nbs/24_stream.ipynb #6629d952
+def _group(dataset:str)->str:
+    "The group a scene's dataset is summarised in: each real set alone, everything else (generated, recordings) as 'synthetic'."
+    return dataset if dataset.startswith('real:') else 'synthetic'
+
 def by_dataset(scored:list)->dict:
     "{dataset: [(Scene, scores), ...]}: the scenes the operating point is chosen on first ('synthetic' + 'recordings')."
     out = {}
-    for sc, s in scored:
-        out.setdefault('synthetic' if not sc.dataset.startswith('real:') else sc.dataset, []).append((sc, s))
+    for sc, s in scored: out.setdefault(_group(sc.dataset), []).append((sc, s))
     return out
 
 def operating_point(table:pd.DataFrame, base_det_cfg:DetectorConfig, rule:str)->tuple:
@@ -621,9 +624,8 @@ def save_plots(run:Run, tables:dict, row, rule:str, example:Scene|None, det:Dete
 def stream_report(p:StreamParams, row, ok:bool, det_cfg:DetectorConfig, ss:ScoredScenes, bd:Breakdown,
                   summaries:dict, sweep_s:float, written:list)->StreamReport:
     "Stage 7: the `StreamReport` of an evaluation (the operating point with its intervals and each dataset's summary)."
-    synth_fa = bd.false_alarms[~bd.false_alarms.dataset.str.startswith('real:')]
+    synth_fa = bd.false_alarms[bd.false_alarms.dataset.map(_group) == 'synthetic']
     op = dict(summaries.get('synthetic', {}), threshold=float(row.threshold), rule=row.rule,
-              n_false_sounds=false_alarm_sounds(synth_fa),   # distinct clips: the scenes replay each many times
               misses_by_kind=bd.by_kind.to_dict('records'), datasets=summaries,
               scene_generation_seconds=ss.generate_s)
     return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(), operating_point=op,
@@ -693,7 +695,9 @@ def evaluate_run(run:Run,               # the run: features and the int8 model i
     written.append(_save_csv(run.stream_path('sweep.csv'), all_t))                            # 6
     if plots: written += save_plots(run, tables, row, p.rule, ss.example, det, det_cfg, p.bark_label, p.tolerance_s)
     bd = breakdown(ss.scored, det_cfg, det.cfg, p.bark_label, p.tolerance_s)
-    summaries = {k: point_summary(v, det_cfg, det.cfg, p.bark_label, p.tolerance_s) for k, v in groups.items()}
+    fa_group = bd.false_alarms.dataset.map(_group)   # n_false_sounds: distinct clips, the scenes replay each many times
+    summaries = {k: dict(point_summary(v, det_cfg, det.cfg, p.bark_label, p.tolerance_s),
+                         n_false_sounds=false_alarm_sounds(bd.false_alarms[fa_group == k])) for k, v in groups.items()}
     for name, df in (('misses_by_snr', bd.by_snr), ('misses_by_kind', bd.by_kind), ('false_alarms', bd.false_alarms)):
         written.append(_save_csv(run.stream_path(f'{name}.csv'), df))
     report = stream_report(p, row, ok, det_cfg, ss, bd, summaries, sweep_s, written)          # 7

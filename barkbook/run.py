@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
@@ -108,8 +109,9 @@ class ConversionReport(Record):
 @dataclass(frozen=True)
 class StreamReport(Record):
     "stream/report.json: the detector's operating point on long audio and where its errors come from."
+    VERSION: ClassVar[int] = 2   # 2: false alarms counted by sound kind (the field was misnamed by background)
     rule:str; rule_satisfied:bool; detector_config:dict; operating_point:dict
-    miss_rate_by_snr:list; false_alarms_by_background:dict; scenes:list; audio_hours:float
+    miss_rate_by_snr:list; false_alarms_by_kind:dict; scenes:list; audio_hours:float
     scoring_seconds:float; sweep_seconds:float; realtime_factor:float|None
     written:list = field(default_factory=list)
     error = RunError

@@ -630,7 +630,7 @@ def stream_report(p:StreamParams, row, ok:bool, det_cfg:DetectorConfig, ss:Score
               scene_generation_seconds=ss.generate_s)
     return StreamReport(rule=p.rule, rule_satisfied=ok, detector_config=det_cfg.to_dict(), operating_point=op,
         miss_rate_by_snr=bd.by_snr.to_dict('records'),
-        false_alarms_by_background=synth_fa.kind.value_counts().to_dict(),
+        false_alarms_by_kind=synth_fa.kind.value_counts().to_dict(),
         scenes=[dict(name=sc.name, dataset=sc.dataset, duration_s=sc.duration, n_barks=len(sc.barks(p.bark_label)))
                 for sc, _ in ss.scored],
         audio_hours=ss.audio_s / 3600, scoring_seconds=ss.score_s, sweep_seconds=sweep_s,

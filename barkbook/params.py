@@ -148,9 +148,9 @@ class TrainParams(StepParams):
     "Parameters of 02_train: model family and size, optimisation, augmentation, seeds, devices."
     STEP: ClassVar[str] = '02_train'
     family: str = P('cnn', "model family: cnn, dscnn, tiny_conv, mfcc_dense, raw1d, atomic")
-    width: float = P(1.0, "channel multiplier of the model")
+    width: float = P(0.75, "channel multiplier of the model")
     dropout: float = P(0.1, "dropout rate")
-    time_pool: str = P('max', "cnn: the last feature map's summary over time, mean or max (max keeps short sounds)")
+    time_pool: str = P('mean', "cnn: the last feature map's summary over time, mean or max (max keeps short sounds)")
     epochs: int = P(20, "maximum epochs of the clip training (early stopping may end sooner)")
     batch_size: int = P(64, "examples per batch (global, over all replicas)")
     learning_rate: float = P(0.003, "initial learning rate (AdamW)")

@@ -86,7 +86,7 @@ def test_make_pipeline_is_the_declared_defaults():
     assert given["01_generate_data"] == {} and given["02_train"] == {}
     assert given["03_convert_tflite"] == given["04_stream"] == {"firmware_dir": str(ROOT / "firmware")}
     full = step_parameters(given)
-    assert full["02_train"] == TrainParams() and (full["02_train"].epochs, full["02_train"].width) == (20, 1.0)
+    assert full["02_train"] == TrainParams() and (full["02_train"].epochs, full["02_train"].width) == (20, 0.75)
     assert not (ROOT / "configs" / "default.yaml").exists(), "the defaults live in barkbook.params only"
 
 

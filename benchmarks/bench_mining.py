@@ -10,15 +10,20 @@ float Keras models (the int8 model follows within ~1 %), scored with the detecto
 thresholds 0.3 ... 0.995 on the run's test split (04_stream's scenes: StreamParams defaults).
 
     python benchmarks/bench_mining.py --real PATH [--run runs/default] [--scenes-run RUN] [--seeds 0 1 2] [--train k=v ...]
+                                      [--variant NAME --note TEXT]
+
+`--variant` also records the result as entry NAME of benchmarks/results/mining_variants.json, its note ending with
+the command that made it.
 
 Not part of `make bench`: each seed trains a model (~5 min on 2 cores). Writes benchmarks/results/mining.json (`--out`).
 """
-import argparse, json, sys, tempfile
+import argparse, json, shlex, sys, tempfile
 from pathlib import Path
 import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ROOT/'benchmarks'/'results'/'mining_variants.json'
 sys.path.insert(0, str(ROOT/'benchmarks'))
 from bench_frontend import frontend_patch
 
@@ -71,6 +76,12 @@ def scene_figures(run, model, scenes, p):
     r, _ = choose_operating_point(sweep(scored, det, cfg, SELECT_THRESHOLDS, ['default'], p.bark_label, p.tolerance_s), 'fa_per_hour<=1')
     return {k: float(r[k]) for k in ('threshold', 'miss_rate', 'fa_per_hour', 'latency_mean_s', 'n_barks', 'free_hours')}
 
+def record_variant(result:dict, name:str, note:str, command:str, path:Path=VARIANTS):
+    "Entry `name` of the variants file becomes `result`, its note ending with the command that measured it."
+    entries = json.loads(path.read_text()) if path.exists() else {}
+    entries[name] = dict(result, note=f"{note} Command: {command}" if note else f"Command: {command}")
+    path.write_text(json.dumps(entries, indent=1) + '\n')
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--real', required=True, help='labelled real set: class sub-folders or a manifest')
@@ -82,7 +93,11 @@ def main(argv=None):
     ap.add_argument('--out', default=str(ROOT/'benchmarks'/'results'/'mining.json'), help='where the results go (JSON)')
     ap.add_argument('--frontend', default='logmel', choices=('logmel', 'tflm'),
                     help="tflm: the TFLite Micro front-end everywhere (--run: bench_frontend.py's runs/_frontend/_features/tflm)")
+    ap.add_argument('--variant', metavar='NAME', help=f'also record the result as entry NAME of {VARIANTS.name}')
+    ap.add_argument('--note', default='', help='with --variant: what the entry measures and what it is paired with')
+    argv = sys.argv[1:] if argv is None else argv
     a = ap.parse_args(argv)
+    a.command = 'bench_mining.py ' + shlex.join(argv)
     with frontend_patch(a.frontend): return _main(a)
 
 def _main(a):
@@ -111,7 +126,8 @@ def _main(a):
             row[name] = done_figs[f]
             print(f"seed {s} {name}: {row[name]}", flush=True)
         rows.append(row)
-        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(dict(real=str(a.real), run=str(a.run), scenes_run=str(scenes_run), frontend=a.frontend, train=over, seeds=rows), indent=1))
+        result = dict(real=str(a.real), run=str(a.run), scenes_run=str(scenes_run), frontend=a.frontend, train=over, seeds=rows)
+        out.parent.mkdir(exist_ok=True); out.write_text(json.dumps(result, indent=1))
     print('\n| candidate | seeds | scenes: missed at <= 1 FA/h | latency (s) | real acc | bark precision | bark recall | bark AP |\n|---|---|---|---|---|---|---|---|')
     for name in ('clip model', 'after mining', 'kept'):
         f = lambda g, k: np.array([r[name][g][k] for r in rows], float)
@@ -121,6 +137,8 @@ def _main(a):
               + ' | '.join(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} (worst {v.min():.3f})"
                            for v in (f('real', k) for k in ('accuracy', 'bark_precision', 'bark_recall', 'bark_ap'))) + ' |')
     print(f"\nSaved {out}")
+    if a.variant:
+        record_variant(result, a.variant, a.note, a.command); print(f"Recorded as {a.variant!r} in {VARIANTS}")
 
 if __name__ == '__main__':
     sys.exit(main())

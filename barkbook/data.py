@@ -37,8 +37,8 @@ def check_data_params(p:DataParams):
     c = p.classes
     if not c or len(set(c)) != len(c) or not all(isinstance(v, str) and v for v in c):
         raise DataError(f"classes must be a list of distinct non-empty names, got {c!r}")
-    if p.clips_per_class < 0 or p.clips_per_group < 1 or p.augment_copies < 0:
-        raise DataError("clips_per_class and augment_copies must be >= 0 and clips_per_group >= 1")
+    if p.clips_per_class < 0 or p.clips_per_group < 1 or p.augment_copies < 0 or p.test_extra < 0:
+        raise DataError("clips_per_class, test_extra and augment_copies must be >= 0 and clips_per_group >= 1")
     if not (0 < p.val_frac < 1 and 0 < p.test_frac < 1 and p.val_frac + p.test_frac < 1):
         raise DataError(f"need 0 < val_frac, test_frac and val_frac + test_frac < 1 "
                         f"(got {p.val_frac}, {p.test_frac})")
@@ -55,13 +55,14 @@ def check_data_params(p:DataParams):
 _PLAN_COLUMNS = ['kind', 'label', 'group', 'split', 'source', 'sgroup', 'index', 'path', 'offset', 'duration']
 
 def plan_synth(p:DataParams)->pd.DataFrame:
-    "One row per synthetic clip: label, group, split ('' = to assign), generator group and index."
-    rows = []
+    "One row per synthetic clip: label, group, split ('' = to assign; the `test_extra` clips: test), generator group and index."
+    rows, n, cpg = [], p.clips_per_class, p.clips_per_group
+    first = -(-n // cpg)                                      # the extra test clips start a group of their own
     for label in p.classes:
-        for i in range(p.clips_per_class):
-            g, k = divmod(i, p.clips_per_group)
-            rows.append(dict(kind='synth', label=label, group=f"synth:{label}:{g}", split='', source='synth',
-                             sgroup=g, index=k, path='', offset=0.0, duration=np.nan))
+        for i in range(n + int(round(p.test_extra * n))):
+            g, k = divmod(i, cpg) if i < n else (first + (i - n) // cpg, (i - n) % cpg)
+            rows.append(dict(kind='synth', label=label, group=f"synth:{label}:{g}", split='' if i < n else 'test',
+                             source='synth', sgroup=g, index=k, path='', offset=0.0, duration=np.nan))
     return pd.DataFrame(rows, columns=_PLAN_COLUMNS)
 
 # %% ../nbs/18_data.ipynb #4f5cfd7e

@@ -123,6 +123,8 @@ class DataParams(StepParams):
     classes: list[str] = P(['dog_bark', 'speech', 'ambient', 'silence'], "class labels, in class-id order")
     clips_per_class: int = P(2000, "clips per class from the built-in generator (0: imports only)")
     clips_per_group: int = P(4, "synthetic clips per dog, speaker or place (a group never crosses splits)")
+    test_extra: float = P(1.0, "extra built-in test clips per class, as a share of clips_per_class, from groups of their "
+                               "own: more distinct sounds for 04's test scenes, which replay each test clip")
     seed: int = P(0, "seed of generation, splits and augmentation")
     imports: list[dict] = P([], "real data sets: list of {kind, path, [mapping, fold_splits, group_pattern, folds, salience]}")
     val_frac: float = P(0.15, "fraction of groups for validation (data sets without an official split)")

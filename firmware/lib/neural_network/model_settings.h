@@ -2,14 +2,14 @@
 // The model (its bytes are in model.cc), the detector defaults and the log-mel front-end of one run.
 // The generator checks that they fit together, so the firmware never re-checks generated copies at start-up.
 // Model: {"arena_bytes": 42752, "arena_note": "measured 33264 B in TFLite Micro (Python, x86-64) + 25 % + 1024 B", "run": "default"}
-// DetectorConfig: {"average_window": 1, "bark_class": 0, "confidence_threshold": 0.75, "enable_hysteresis": false, "enable_temporal_filter": false, "hop_ms": 240, "min_bark_duration_ms": 240, "off_threshold": 0.5, "peak_window": 1, "suppression_ms": 1500, "vote_k": 1, "vote_n": 1}
+// DetectorConfig: {"average_window": 1, "bark_class": 0, "confidence_threshold": 0.9, "enable_hysteresis": false, "enable_temporal_filter": false, "hop_ms": 240, "min_bark_duration_ms": 240, "off_threshold": 0.5, "peak_window": 1, "suppression_ms": 1500, "vote_k": 1, "vote_n": 1}
 // classes: ["dog_bark", "speech", "ambient", "silence"]
 // FeatureConfig: {"clamp_max": 7.5, "clamp_min": -120.0, "clip_samples": 16000, "fmax": 8000.0, "fmin": 20.0, "hop_length": 320, "kind": "logmel", "n_fft": 512, "n_mels": 40, "n_mfcc": 13, "sample_rate": 16000, "win_length": 480, "window": "hann"}
 #pragma once
 #include <stdint.h>
 
 #define BARKBOOK_FRONTEND_HASH "dfcc89ef4853"
-#define BARKBOOK_MODEL_SHA1 "505982572004ed2d6d0ce45ce71eca38023a333d"
+#define BARKBOOK_MODEL_SHA1 "271ba82255e4f1d8bd397544436be702e07ee52a"
 #define BARKBOOK_MODEL_RUN "default"
 #define BARKBOOK_MODEL_INPUT_LOGMEL 1
 // The model's operators as MicroMutableOpResolver::Add<op>() names (AVERAGE_POOL_2D, CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, RESHAPE, SOFTMAX).
@@ -35,7 +35,7 @@ inline constexpr int kOutputSize = 4;  // one score per class (det::kClassLabels
 
 namespace det {
 
-inline constexpr float kConfidenceThreshold = 0.75f;
+inline constexpr float kConfidenceThreshold = 0.899999976f;
 inline constexpr uint32_t kMinBarkDurationMs = 240;
 inline constexpr bool kEnableTemporalFilter = false;
 inline constexpr uint32_t kAverageWindow = 1;

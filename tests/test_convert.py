@@ -250,7 +250,9 @@ def test_device_figures_in_the_report(run, tmp_path):
     rep = cv.convert_run(run, dataclasses.replace(P, firmware_dir=str(fw), device_checks=True), log=None)
     dev = rep.firmware
     a = dev["arena"]
-    assert a["64bit"] > a["32bit"] > 0 and rep.arena["bytes"] >= a["64bit"] and a["shipped_margin"] >= 0
+    assert a["64bit"] > 0 and rep.arena["bytes"] >= a["64bit"] and a["shipped_margin"] >= 0
+    if "32bit_skipped" not in a:                 # without g++-multilib the report says why instead (.ci/run installs it)
+        assert a["64bit"] > a["32bit"] > 0 and rep.arena["bytes"] >= a["32bit"]
     if fwm.xtensa_toolchain() is not None:
         total = [r for r in dev["xtensa_sizes"] if r["part"] == "total"][0]
         model = [r for r in dev["xtensa_sizes"] if r["part"].startswith("model")][0]

@@ -152,7 +152,7 @@ class TrainParams(StepParams):
     family: str = P('cnn', "model family: cnn, dscnn, tiny_conv, mfcc_dense, raw1d, atomic")
     width: float = P(0.75, "channel multiplier of the model")
     dropout: float = P(0.1, "dropout rate")
-    time_pool: str = P('mean', "cnn: the last feature map's summary over time, mean or max (max keeps short sounds)")
+    time_pool: str = P('max', "cnn: the last feature map's summary over time, mean or max (max keeps short sounds)")
     epochs: int = P(20, "maximum epochs of the clip training (early stopping may end sooner)")
     batch_size: int = P(64, "examples per batch (global, over all replicas)")
     learning_rate: float = P(0.003, "initial learning rate (AdamW)")
@@ -160,7 +160,7 @@ class TrainParams(StepParams):
     schedule: str = P('plateau', "learning-rate schedule: plateau, cosine_restarts, constant")
     loss: str = P('crossentropy', "loss: crossentropy or focal")
     focal_gamma: float = P(2.0, "focusing parameter of the focal loss")
-    label_smoothing: float = P(0.0, "label smoothing of either loss")
+    label_smoothing: float = P(0.1, "label smoothing of either loss")
     class_weighting: bool = P(True, "weight examples by inverse class frequency of the training split")
     spec_augment: bool = P(True, "SpecAugment time and frequency masks on training log-mels")
     time_masks: int = P(2, "SpecAugment: time masks per example")
@@ -232,8 +232,10 @@ class StreamParams(StepParams):
     real_free_scenes: int = P(6, "bark-free scenes built from each eval set")
     overlay_labels: list[str] = P(['speech'], "classes of an eval set placed on top like barks (words), "
                                               "not in its background")
-    thresholds: list[float] = P([0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995],
-                                  "confidence thresholds swept (int8 scores step by 1/256; 0.99 and 0.995 are its top two steps)")
+    thresholds: list[float] = P([0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.72, 0.74, 0.76, 0.78,
+                                   0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995],
+                                  "confidence thresholds swept, 0.02 apart where models decide (a label-smoothed model's "
+                                  "scores stop near 0.93; int8 scores step by 1/256, 0.99 and 0.995 are its top two steps)")
     detector_rules: list[str] = P(['average_window:1', 'average_window:2', 'average_window:3', 'average_window:4',
                                    'peak_window:2,average_window:2', 'peak_window:3,average_window:3',
                                    'vote_k:2,vote_n:3', 'vote_k:2,vote_n:4,average_window:2',

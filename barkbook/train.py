@@ -622,7 +622,7 @@ def seeds_table(m:Metrics)->pd.DataFrame:
     return pd.DataFrame(rows).set_index('seed').round(4)
 
 # %% ../nbs/20_train.ipynb #bc55dc70
-SELECT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995)  # swept on validation scenes
+SELECT_THRESHOLDS = tuple(StreamParams().thresholds)   # swept on validation scenes: 04's grid
 
 @dataclass
 class SceneMaterial:

@@ -56,13 +56,14 @@ _PLAN_COLUMNS = ['kind', 'label', 'group', 'split', 'source', 'sgroup', 'index',
 
 def plan_synth(p:DataParams)->pd.DataFrame:
     "One row per synthetic clip: label, group, split ('' = to assign; the `test_extra` clips: test), generator group and index."
-    rows, n, cpg = [], p.clips_per_class, p.clips_per_group
-    first = -(-n // cpg)                                      # the extra test clips start a group of their own
+    n, cpg, rows = p.clips_per_class, p.clips_per_group, []
+    parts = (('', n, 0), ('test', int(round(p.test_extra * n)), -(-n // cpg)))   # extra clips: groups of their own
     for label in p.classes:
-        for i in range(n + int(round(p.test_extra * n))):
-            g, k = divmod(i, cpg) if i < n else (first + (i - n) // cpg, (i - n) % cpg)
-            rows.append(dict(kind='synth', label=label, group=f"synth:{label}:{g}", split='' if i < n else 'test',
-                             source='synth', sgroup=g, index=k, path='', offset=0.0, duration=np.nan))
+        for split, count, g0 in parts:
+            for i in range(count):
+                g, k = divmod(i, cpg)
+                rows.append(dict(kind='synth', label=label, group=f"synth:{label}:{g0 + g}", split=split, source='synth',
+                                 sgroup=g0 + g, index=k, path='', offset=0.0, duration=np.nan))
     return pd.DataFrame(rows, columns=_PLAN_COLUMNS)
 
 # %% ../nbs/18_data.ipynb #4f5cfd7e

@@ -24,6 +24,14 @@ def pytest_collection_modifyitems(config, items):
 def root() -> Path:
     return ROOT
 
+@pytest.fixture(scope="session")
+def m32_links() -> bool:
+    "Whether `g++ -m32` links here (g++-multilib): the firmware's arena measured with the ESP32's 32-bit pointers."
+    import shutil
+    if not shutil.which("g++"): return False
+    probe = subprocess.run(["g++", "-m32", "-x", "c++", "-", "-o", "/dev/null"], input="int main(){}", capture_output=True, text=True)
+    return probe.returncode == 0
+
 
 # JupyterLab for the real-browser tests (test_browser.py, test_record_browser.py)
 def _free_port() -> int:

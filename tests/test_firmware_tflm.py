@@ -173,13 +173,10 @@ def test_esp_nn_kernels_match_reference(app, app_esp_nn, both_paths):
     np.testing.assert_array_equal(nn, ref)
 
 
-def test_arena_32_and_64_bit(shipped):
+def test_arena_32_and_64_bit(shipped, m32_links):
     "The firmware's arena need, measured by NeuralNetwork::initialize on 64-bit and 32-bit hosts, fits the shipped size."
-    import subprocess, shutil
     a64 = fwm.arena_used_bytes(shipped["model"], shipped["cfg"], shipped["classes"], bits=64)
-    probe = subprocess.run(["g++", "-m32", "-x", "c++", "-", "-o", "/dev/null"], input="int main(){}", capture_output=True,
-                           text=True) if shutil.which("g++") else None
-    if probe is None or probe.returncode != 0: pytest.skip("g++ -m32 cannot link here (apt-get install g++-multilib)")
+    if not m32_links: pytest.skip("g++ -m32 cannot link here (apt-get install g++-multilib)")
     a32 = fwm.arena_used_bytes(shipped["model"], shipped["cfg"], shipped["classes"], bits=32)
     report(f"arena: {a64} B on x86-64, {a32} B with 32-bit pointers; shipped kTensorArenaSize {shipped['arena_bytes']} B "
            f"({100 * (shipped['arena_bytes'] / max(a32, a64) - 1):.0f} % over the larger)")

@@ -192,6 +192,7 @@ class TrainParams(StepParams):
     mine_ema: float = P(0.0, "mining rounds end on a moving average of their weights with this momentum per step (0: on their last weights)")
     val_scene_minutes: float = P(120.0, "minutes of validation scenes (half with barks) that choose the model")
     select_fa_per_hour: float = P(1.0, "choose the fewest missed barks on them at most this many false alarms per hour")
+    distil: float = P(0.0, "n_seeds > 1: then the kept seed also trains toward (1 - distil) * label + distil * the seeds' mean score (0: off)")
 
 # %% ../nbs/14_params.ipynb #44dbdd51
 @dataclass(frozen=True)

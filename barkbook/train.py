@@ -36,7 +36,7 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
            'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
            'mine_round', 'kept_round', 'reported_scene_material', 'mining_rounds', 'mine_seeds', 'mining_table',
-           'train_run', 'tiny_run']
+           'mean_model', 'soft_targets', 'distil_round', 'distil_seeds', 'train_run', 'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -114,9 +114,9 @@ def load_training_data(run:Run, family:str)->TrainData:
 
 # %% ../nbs/20_train.ipynb #2c93cb04
 def class_weights(y:np.ndarray, n_classes:int)->np.ndarray:
-    "Per-class weights `N / (C * count)` (balanced); classes absent from `y` get 0."
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
+    "Per-class weights `N / (C * count)` (balanced); classes absent from `y` get 0. Soft targets `y` (N, C) count by their mass."
+    counts = y.sum(0, dtype=np.float64) if y.ndim == 2 else np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, len(y) / (n_classes * np.where(counts > 0, counts, 1)), 0.0)
     return w.astype(np.float32)
 
 # %% ../nbs/20_train.ipynb #a1a800be
@@ -157,7 +157,7 @@ class Augment:
 
 def batch_loader(x:np.ndarray, y:np.ndarray, n_classes:int, # inputs, labels, number of classes
                  weights:np.ndarray|None, aug:Augment, rng:np.random.Generator):
-    "The numpy function that gathers a batch of indices: `(inputs, one-hot labels, example weights)`."
+    "The numpy function that gathers a batch of indices: `(inputs, one-hot labels, example weights)`; `y` (N, C): soft targets."
     wave = x.dtype == np.int16
     cw = np.ones(n_classes, np.float32) if weights is None else np.asarray(weights, np.float32)
     eye = np.eye(n_classes, dtype=np.float32)
@@ -166,7 +166,8 @@ def batch_loader(x:np.ndarray, y:np.ndarray, n_classes:int, # inputs, labels, nu
         xb = np.asarray(x[idx], dtype=np.float32)
         if wave: xb *= np.float32(1 / 32768)
         yb = y[idx]
-        yo, w = eye[yb], cw[yb]
+        yo = yb.astype(np.float32) if y.ndim == 2 else eye[yb]
+        w = yo @ cw                                  # one-hot: its class weight; soft: the mean by the target
         if aug.spec_augment and not wave:
             xb = apply_spec_augment(xb, rng, aug.time_masks, aug.time_mask_width,
                                     aug.freq_masks, aug.freq_mask_width)
@@ -490,6 +491,10 @@ def check_params(p:TrainParams):
         if getattr(p, k) < 1: raise TrainError(f"{k} must be >= 1, got {getattr(p, k)}")
     if not p.learning_rate > 0: raise TrainError(f"learning_rate must be > 0, got {p.learning_rate}")
     if not 0 <= p.mine_ema < 1: raise TrainError(f"mine_ema must be in [0, 1) (0: off), got {p.mine_ema}")
+    if not 0 <= p.distil <= 1: raise TrainError(f"distil must be in [0, 1] (0: off), got {p.distil}")
+    if p.distil > 0 and (p.n_seeds < 2 or p.mine_rounds < 1):
+        raise TrainError(f"distil needs n_seeds >= 2 and mine_rounds >= 1 (the seeds' kept models teach), "
+                         f"got n_seeds {p.n_seeds}, mine_rounds {p.mine_rounds}")
     if p.time_pool not in TIME_POOLS:
         raise TrainError(f"time_pool must be {' or '.join(map(repr, TIME_POOLS))}, got {p.time_pool!r}")
     if p.time_pool != TrainParams.time_pool and p.family != 'cnn':   # other families keep the default, unused
@@ -648,11 +653,11 @@ def scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
     return SceneMaterial(grid, _as_train_inputs(bx, data.kind), by, val)
 
 # %% ../nbs/20_train.ipynb #8003fc02
-def score_windows(model:keras.Model, x:np.ndarray, batch:int=512)->np.ndarray:
-    "Class scores of windows `x` in batches of exactly `batch` (the last one zero-padded): one traced graph for all."
+def score_windows(model:keras.Model, x:np.ndarray, batch:int=512, scale:float=1.0)->np.ndarray:
+    "Class scores of windows `x` (times `scale`) in batches of exactly `batch` (the last one zero-padded): one traced graph for all."
     out = []                   # hand-written: model.predict retraces for every new last-batch size, at ~1 s each
     for i in range(0, len(x), batch):
-        xb = np.asarray(x[i:i + batch], np.float32)
+        xb = np.asarray(x[i:i + batch], np.float32) * np.float32(scale)
         pad = np.zeros((batch - len(xb), *xb.shape[1:]), np.float32)
         out.append(np.asarray(model.predict_on_batch(np.concatenate([xb, pad])))[:len(xb)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]), np.float32)
@@ -737,16 +742,17 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
     return cands[pick], rows
 
 # %% ../nbs/20_train.ipynb #5eedc0a2
-def mine_seeds(run:Run, fits:list, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool)->tuple:
-    "`(chosen FitResult, its rows, each seed's kept row)`: every seed through `mining_rounds`; `kept_round`'s rule picks."
-    sm = reported_scene_material(data, p)          # the same scenes judge every seed: made once
+def mine_seeds(run:Run, fits:list, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool,
+               sm:SceneMaterial|None=None)->tuple:
+    "`(chosen FitResult, its rows, each seed's kept row, each seed's kept FitResult)`: every seed through `mining_rounds`; `kept_round`'s rule picks."
+    if sm is None: sm = reported_scene_material(data, p)     # the same scenes judge every seed: made once
     mined = [mining_rounds(run, f, data, p, bark, strategy, jit, sm) for f in fits]
     kept = [next(r for r in rows if r['selected']) for _, rows in mined]
     i = kept_round(kept)
     if len(fits) > 1:
         print('seeds after mining: ' + ', '.join(f"{f.seed}: {r['miss_rate']:.1%} missed at {r['fa_per_hour']:.1f} FA/h"
                                                   for f, r in zip(fits, kept)) + f'; keeps seed {fits[i].seed}')
-    return (*mined[i], kept)
+    return (*mined[i], kept, [f for f, _ in mined])
 
 # %% ../nbs/20_train.ipynb #12329925
 def mining_table(m:Metrics)->pd.DataFrame:
@@ -754,6 +760,51 @@ def mining_table(m:Metrics)->pd.DataFrame:
     cols = ['round', 'mined', 'threshold', 'miss_rate', 'fa_per_hour', 'n_barks', 'n_false', 'free_hours', 'val_accuracy', 'selected']
     if not m.mining: return pd.DataFrame(columns=cols).set_index('round')
     return pd.DataFrame(m.mining)[cols].set_index('round').round(4)
+
+# %% ../nbs/20_train.ipynb #d1571a02
+def mean_model(files:list)->keras.Model:
+    "One Keras model whose class scores are the mean of those of the models saved in `files` (same input)."
+    ms = [load_model(f) for f in files]
+    for i, m in enumerate(ms): m.name = f'member_{i}'      # the members' own names (their family's) collide
+    x = keras.Input(ms[0].input_shape[1:])
+    return keras.Model(x, keras.layers.Average()([m(x) for m in ms]), name='mean')
+
+def soft_targets(y:np.ndarray, teacher:np.ndarray, weight:float)->np.ndarray:
+    "`(1 − weight)·one-hot(y) + weight·teacher`: the targets of a distillation (each row sums to 1)."
+    return ((1 - weight) * np.eye(teacher.shape[1], dtype=np.float32)[y] + weight * teacher).astype(np.float32)
+
+# %% ../nbs/20_train.ipynb #d1571a04
+def distil_round(fd:FitDir, start:Path, seed:int, # the student's folder, the checkpoint it starts from, its seed
+                 teacher:keras.Model, data:TrainData, p:TrainParams, sm:SceneMaterial, strategy, jit:bool)->tuple:
+    "`(student FitResult, its row)`: `teacher` mines fresh bark-free training scenes, then `start` trains on toward the blended targets."
+    k = p.mine_rounds + 1                                     # scenes of a round the seeds' rounds did not score
+    free = split_scenes(data.train, p.bark_label, p.mine_minutes, False, p.seed + 1000 * k)
+    x, y, s, seen = mine_windows(lambda w: score_windows(teacher, w), free, sm.grid, data.classes, p.bark_label,
+                                 p.mine_top * max(1, p.mine_rounds), data.kind)
+    X = np.concatenate([np.asarray(data.inputs('train')), sm.bark_x, _as_train_inputs(x, data.kind)])
+    Y = np.concatenate([data.train.y, sm.bark_y, y])
+    T = soft_targets(Y, score_windows(teacher, X, scale=1 / 32768 if data.kind == 'wave' else 1.0), p.distil)
+    student = mine_round(fd, start, data, p, X, T, seed, k, strategy, jit)
+    student.test = evaluate_scores(data.test.y, student.scores, data.classes, bark_index(data.classes, p.bark_label), p.threshold)
+    row = dict(round=k, mined=len(y), **stream_check(student.model, sm, data, p),
+               val_accuracy=float(student.history['val_accuracy'].iloc[-1]), windows_scored=seen,
+               lowest_mined_score=float(s[-1]) if len(s) else float('nan'), distilled=True)
+    print(f"distilled (round {k}): the seeds' mean mined {len(y)} windows of {seen}; validation scenes: "
+          f"{row['miss_rate']:.1%} of barks missed at {row['fa_per_hour']:.1f} FA/h (threshold {row['threshold']:g})")
+    return student, row
+
+def distil_seeds(fits:list, kept_fits:list, best:FitResult, rows:list, # the seeds, their kept candidates, the chosen one and its rows
+                 data:TrainData, p:TrainParams, sm:SceneMaterial, strategy, jit:bool)->tuple:
+    "`(chosen FitResult, rows)`: the chosen seed distilled from the mean of every seed's kept model is one more candidate of `kept_round`."
+    i = next(j for j, f in enumerate(kept_fits) if f is best)
+    teacher = mean_model([f.fd.checkpoint for f in kept_fits])
+    student, row = distil_round(fits[i].fd.round(p.mine_rounds + 1), best.fd.checkpoint, best.seed, teacher, data, p, sm, strategy, jit)
+    student.history = pd.concat([best.history, student.history.assign(epoch=student.history['epoch'] + len(best.history))],
+                                ignore_index=True)
+    rows = [dict(r) for r in rows] + [row]
+    pick = kept_round(rows)
+    for j, r in enumerate(rows): r['selected'] = j == pick
+    return (student if pick == len(rows) - 1 else best), rows
 
 # %% ../nbs/20_train.ipynb #2b04ac30
 def train_run(run:Run, p:TrainParams)->Metrics:
@@ -767,7 +818,10 @@ def train_run(run:Run, p:TrainParams)->Metrics:
     t0 = time.perf_counter()
     fits = fit_seeds(run, p, data, bark, strategy, jit)
     best, mining, kept = select_best(fits, p.monitor), None, None
-    if p.mine_rounds > 0: best, mining, kept = mine_seeds(run, fits, data, p, bark, strategy, jit)
+    if p.mine_rounds > 0:
+        sm = reported_scene_material(data, p)
+        best, mining, kept, kept_fits = mine_seeds(run, fits, data, p, bark, strategy, jit, sm)
+        if p.distil > 0: best, mining = distil_seeds(fits, kept_fits, best, mining, data, p, sm, strategy, jit)
     save_selected(run, best, data)
     m = make_metrics(p, data, summary, bark, fits, best, (strategy, jit, mixed), time.perf_counter() - t0, mining, kept)
     run.write_metrics(m)

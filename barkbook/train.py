@@ -35,8 +35,9 @@ __all__ = ['TARGETS', 'MAX_MODEL_KB', 'SELECT_THRESHOLDS', 'TINY_VERSION', 'Trai
            'compile_model', 'make_callbacks', 'FitResult', 'finish_fit', 'fit_one', 'check_params', 'start_record',
            'describe_model', 'fit_seeds', 'select_best', 'save_selected', 'make_metrics', 'summary_table',
            'budget_table', 'seeds_table', 'SceneMaterial', 'scene_material', 'score_windows', 'stream_check',
-           'mine_round', 'kept_round', 'reported_scene_material', 'mining_rounds', 'mine_seeds', 'mining_table',
-           'mean_model', 'soft_targets', 'distil_round', 'distil_seeds', 'train_run', 'tiny_run']
+           'mine_round', 'kept_round', 'reported_scene_material', 'continued', 'round_row', 'mining_rounds',
+           'mine_seeds', 'mining_table', 'mean_model', 'soft_targets', 'distil_round', 'distil_seeds', 'train_run',
+           'tiny_run']
 
 # %% ../nbs/20_train.ipynb #ed4b812e
 class TrainError(BarkbookError):
@@ -116,7 +117,7 @@ def load_training_data(run:Run, family:str)->TrainData:
 def class_weights(y:np.ndarray, n_classes:int)->np.ndarray:
     "Per-class weights `N / (C * count)` (balanced); classes absent from `y` get 0. Soft targets `y` (N, C) count by their mass."
     counts = y.sum(0, dtype=np.float64) if y.ndim == 2 else np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, len(y) / (n_classes * np.where(counts > 0, counts, 1)), 0.0)
+    w = len(y) / (n_classes * np.where(counts > 0, counts, np.inf))       # absent classes: 0
     return w.astype(np.float32)
 
 # %% ../nbs/20_train.ipynb #a1a800be
@@ -712,6 +713,17 @@ def reported_scene_material(data:TrainData, p:TrainParams)->SceneMaterial:
           f"{sum(sc.duration for sc, _ in sm.val) / 60:.1f} min of validation scenes ({time.perf_counter() - t0:.1f} s)")
     return sm
 
+def continued(prev:pd.DataFrame, hist:pd.DataFrame)->pd.DataFrame:
+    "The history `hist` of a training that went on from one with history `prev`: epochs numbered on."
+    return pd.concat([prev, hist.assign(epoch=hist['epoch'] + len(prev))], ignore_index=True)
+
+def round_row(res:FitResult, k:int, y:np.ndarray, s:np.ndarray, seen:int, # candidate of round k; its mined labels, bark scores, windows scored
+              sm:SceneMaterial, data:TrainData, p:TrainParams, bark:int)->dict:
+    "The report row of candidate `res` of round `k`, checked on the validation scenes; sets `res.test`."
+    res.test = evaluate_scores(data.test.y, res.scores, data.classes, bark, p.threshold)
+    return dict(round=k, mined=len(y), **stream_check(res.model, sm, data, p), val_accuracy=float(res.history['val_accuracy'].iloc[-1]),
+                windows_scored=seen, lowest_mined_score=float(s[-1]) if len(s) else float('nan'))
+
 def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool,
                   sm:SceneMaterial|None=None, # the scene material (made here if not given; it depends on `p`, not the seed)
                  )->tuple:
@@ -730,10 +742,8 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
         X = np.concatenate([clips, sm.bark_x, mx]); Y = np.concatenate([data.train.y, sm.bark_y, my])
         prev = cur.history
         cur = mine_round(first.fd.round(k), cur.fd.checkpoint, data, p, X, Y, first.seed, k, strategy, jit)
-        cur.history = pd.concat([prev, cur.history.assign(epoch=cur.history['epoch'] + len(prev))], ignore_index=True)
-        cur.test = evaluate_scores(data.test.y, cur.scores, data.classes, bark, p.threshold)
-        rows.append(dict(round=k, mined=len(y), **stream_check(cur.model, sm, data, p), val_accuracy=float(cur.history['val_accuracy'].iloc[-1]),
-                         windows_scored=seen, lowest_mined_score=float(s[-1]) if len(s) else float('nan')))
+        cur.history = continued(prev, cur.history)
+        rows.append(round_row(cur, k, y, s, seen, sm, data, p, bark))
         cands.append(cur)
         r = rows[-1]; print(f"round {k}: {len(y)} windows mined of {seen} (bark score ≥ {r['lowest_mined_score']:.3f}); "
                             f"validation scenes: {r['miss_rate']:.1%} of barks missed at {r['fa_per_hour']:.1f} FA/h (threshold {r['threshold']:g})")
@@ -743,9 +753,9 @@ def mining_rounds(run:Run, first:FitResult, data:TrainData, p:TrainParams, bark:
 
 # %% ../nbs/20_train.ipynb #5eedc0a2
 def mine_seeds(run:Run, fits:list, data:TrainData, p:TrainParams, bark:int, strategy, jit:bool,
-               sm:SceneMaterial|None=None)->tuple:
+               sm:SceneMaterial, # the scenes that judge every seed (`reported_scene_material`: made once)
+              )->tuple:
     "`(chosen FitResult, its rows, each seed's kept row, each seed's kept FitResult)`: every seed through `mining_rounds`; `kept_round`'s rule picks."
-    if sm is None: sm = reported_scene_material(data, p)     # the same scenes judge every seed: made once
     mined = [mining_rounds(run, f, data, p, bark, strategy, jit, sm) for f in fits]
     kept = [next(r for r in rows if r['selected']) for _, rows in mined]
     i = kept_round(kept)
@@ -785,10 +795,7 @@ def distil_round(fd:FitDir, start:Path, seed:int, # the student's folder, the ch
     Y = np.concatenate([data.train.y, sm.bark_y, y])
     T = soft_targets(Y, score_windows(teacher, X, scale=1 / 32768 if data.kind == 'wave' else 1.0), p.distil)
     student = mine_round(fd, start, data, p, X, T, seed, k, strategy, jit)
-    student.test = evaluate_scores(data.test.y, student.scores, data.classes, bark_index(data.classes, p.bark_label), p.threshold)
-    row = dict(round=k, mined=len(y), **stream_check(student.model, sm, data, p),
-               val_accuracy=float(student.history['val_accuracy'].iloc[-1]), windows_scored=seen,
-               lowest_mined_score=float(s[-1]) if len(s) else float('nan'), distilled=True)
+    row = dict(round_row(student, k, y, s, seen, sm, data, p, bark_index(data.classes, p.bark_label)), distilled=True)
     print(f"distilled (round {k}): the seeds' mean mined {len(y)} windows of {seen}; validation scenes: "
           f"{row['miss_rate']:.1%} of barks missed at {row['fa_per_hour']:.1f} FA/h (threshold {row['threshold']:g})")
     return student, row
@@ -799,8 +806,7 @@ def distil_seeds(fits:list, kept_fits:list, best:FitResult, rows:list, # the see
     i = next(j for j, f in enumerate(kept_fits) if f is best)
     teacher = mean_model([f.fd.checkpoint for f in kept_fits])
     student, row = distil_round(fits[i].fd.round(p.mine_rounds + 1), best.fd.checkpoint, best.seed, teacher, data, p, sm, strategy, jit)
-    student.history = pd.concat([best.history, student.history.assign(epoch=student.history['epoch'] + len(best.history))],
-                                ignore_index=True)
+    student.history = continued(best.history, student.history)
     rows = [dict(r) for r in rows] + [row]
     pick = kept_round(rows)
     for j, r in enumerate(rows): r['selected'] = j == pick

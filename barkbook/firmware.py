@@ -12,16 +12,16 @@ from .features import (FeatureConfig, fft_window, mel_filterbank, ref_power, DYN
 from .detector import DetectorConfig, MAX_AVERAGE_WINDOW
 
 # %% auto #0
-__all__ = ['DEFAULT_CLASSES', 'SETTINGS_H', 'MODEL_CC', 'HOST_FLAGS', 'SANITIZE_FLAGS', 'PORTABLE_LIBS', 'DEVICE_ONLY',
-           'STEP_DTYPE', 'GOLDEN_DET', 'GOLDEN_RULES', 'VARIANTS', 'ESP_NN_DEFINES', 'XTENSA_FLAGS', 'IDF_INCLUDES',
-           'IDF_DEFINES', 'QEMU_CMD', 'FirmwareError', 'c_bytes', 'model_cc', 'read_model_cc', 'resolver_name',
-           'model_facts', 'settings_header', 'firmware_files', 'write_firmware', 'read_firmware', 'update_firmware',
-           'write_detector_header', 'portable_sources', 'include_dirs', 'cache_dir', 'compiler_id', 'object_key',
-           'compile_objects', 'build_host_driver', 'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp',
-           'golden_files', 'same_golden', 'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources',
-           'tflm_objects', 'build_host_app', 'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes',
-           'xtensa_toolchain', 'xtensa_sizes', 'budget_table', 'check_board_layer', 'xtensa_tflm_sizes',
-           'softfloat_library', 'qemu_counts']
+__all__ = ['DEFAULT_CLASSES', 'SETTINGS_H', 'MODEL_CC', 'OP_FIGURES', 'HOST_FLAGS', 'SANITIZE_FLAGS', 'PORTABLE_LIBS',
+           'DEVICE_ONLY', 'STEP_DTYPE', 'GOLDEN_DET', 'GOLDEN_RULES', 'VARIANTS', 'ESP_NN_DEFINES', 'XTENSA_FLAGS',
+           'IDF_INCLUDES', 'IDF_DEFINES', 'QEMU_CMD', 'FirmwareError', 'c_bytes', 'model_cc', 'read_model_cc',
+           'resolver_name', 'model_facts', 'operating_point_record', 'settings_header', 'firmware_files',
+           'write_firmware', 'read_firmware', 'update_firmware', 'write_detector_header', 'portable_sources',
+           'include_dirs', 'cache_dir', 'compiler_id', 'object_key', 'compile_objects', 'build_host_driver',
+           'stage_firmware', 'run_driver', 'frontend_cpp', 'postprocess_cpp', 'golden_files', 'same_golden',
+           'third_party_dir', 'source_tree', 'missing_tree', 'kernel_sources', 'tflm_objects', 'build_host_app',
+           'model_outputs_cpp', 'detect_wav_cpp', 'arena_used_bytes', 'xtensa_toolchain', 'xtensa_sizes',
+           'budget_table', 'check_board_layer', 'xtensa_tflm_sizes', 'softfloat_library', 'qemu_counts']
 
 # %% ../nbs/22_firmware.ipynb #c12b520c
 class FirmwareError(BarkbookError):
@@ -200,6 +200,27 @@ def _model_lines(facts:dict, kind:str, arena_bytes:int, arena_note:str)->list:
             c('float', 'kOutputScale', _f32(o['scale'])), c('int', 'kOutputZeroPoint', o['zero_point']),
             c('int', 'kOutputSize', int(np.prod(o['shape'])), 'one score per class (det::kClassLabels)')]
 
+# %% ../nbs/22_firmware.ipynb #0c7e1a02
+OP_FIGURES = ('n_barks', 'miss_rate', 'miss_ci_low', 'miss_ci_high', 'free_hours', 'fa_per_hour', 'fa_ci_low',
+              'fa_ci_high', 'latency_mean_s')   # what model_settings.h records of the shipped operating point
+
+def operating_point_record(summary:dict, # 04_stream's summary of the shipped point (`stream.point_summary`)
+                           rule:str,     # the rule that chose it
+                          )->dict:
+    "The figures of a shipped operating point that model_settings.h records (rounded; `rule` first)."
+    missing = [k for k in OP_FIGURES if k not in summary]
+    if missing: raise FirmwareError(f"operating point summary lacks {missing}")
+    return dict(rule=rule, **{k: int(summary[k]) if k == 'n_barks' else round(float(summary[k]), 4) for k in OP_FIGURES})
+
+def _operating_point_lines(op:dict|None)->list:
+    "The header's comment lines of an operating point record (none without one)."
+    if not op: return []
+    return [f"// OperatingPoint: {json.dumps(op, sort_keys=True)}",
+            f"// Chosen by 04_stream ({op['rule']}): {100 * op['miss_rate']:.1f} % of {op['n_barks']:g} barks missed (95 % CI "
+            f"{100 * op['miss_ci_low']:.1f}-{100 * op['miss_ci_high']:.1f} %) at {op['fa_per_hour']:.2f} false alarms per hour over "
+            f"{op['free_hours']:.2f} h without barks (95 % CI {op['fa_ci_low']:.2f}-{op['fa_ci_high']:.2f}), mean latency "
+            f"{op['latency_mean_s']:.2f} s."]
+
 # %% ../nbs/22_firmware.ipynb #06b4d733
 def settings_header(cfg:FeatureConfig,          # the run's front-end
                     det_cfg:DetectorConfig,     # the detector defaults
@@ -208,6 +229,7 @@ def settings_header(cfg:FeatureConfig,          # the run's front-end
                     arena_bytes:int|None=None,  # tensor arena to ship (required with a model)
                     run:str='',                 # run name, for the record
                     arena_note:str='',          # where the arena size comes from (one line)
+                    operating_point:dict|None=None, # the detector defaults' figures (`operating_point_record`), as comments
                    )->str:
     "The text of `model_settings.h`: model, detector and front-end constants, each checked against the others."
     classes = list(classes)
@@ -215,6 +237,7 @@ def settings_header(cfg:FeatureConfig,          # the run's front-end
     lines = [_BANNER, "// The model (its bytes are in model.cc), the detector defaults and the log-mel front-end of one run.",
              "// The generator checks that they fit together, so the firmware never re-checks generated copies at start-up.",
              f"// Model: {json.dumps(rec, sort_keys=True)}", f"// DetectorConfig: {json.dumps(det_cfg.to_dict(), sort_keys=True)}",
+             *_operating_point_lines(operating_point),
              f"// classes: {json.dumps(classes)}", f"// FeatureConfig: {json.dumps(cfg.to_dict(), sort_keys=True)}",
              "#pragma once", "#include <stdint.h>", "", f'#define BARKBOOK_FRONTEND_HASH "{cfg.hash}"']
     det = _detector_lines(det_cfg, classes, cfg)
@@ -232,9 +255,9 @@ def settings_header(cfg:FeatureConfig,          # the run's front-end
                               *_frontend_scalars(cfg), "", *_frontend_tables(cfg), "}  // namespace fe", ""])
 
 def firmware_files(cfg:FeatureConfig, det_cfg:DetectorConfig, classes, model:bytes|None=None, arena_bytes:int|None=None,
-                   run:str='', arena_note:str='')->dict:
+                   run:str='', arena_note:str='', operating_point:dict|None=None)->dict:
     "Every generated firmware file, `{path relative to firmware/: text}`: model_settings.h and (with a model) model.cc."
-    out = {SETTINGS_H: settings_header(cfg, det_cfg, classes, model, arena_bytes, run, arena_note)}
+    out = {SETTINGS_H: settings_header(cfg, det_cfg, classes, model, arena_bytes, run, arena_note, operating_point)}
     if model is not None: out[MODEL_CC] = model_cc(bytes(model), run)
     return out
 
@@ -252,31 +275,39 @@ def read_firmware(firmware_dir=None)->dict:
     text = path.read_text()
     if not text.startswith(_BANNER[:40]): raise FirmwareError(f"{path}: not a header generated by barkbook.firmware")
     rec = {}
-    for key, val in re.findall(r'^// (Model|DetectorConfig|classes|FeatureConfig): (.*)$', text, flags=re.M):
+    for key, val in re.findall(r'^// (Model|DetectorConfig|OperatingPoint|classes|FeatureConfig): (.*)$', text, flags=re.M):
         try: rec[key] = json.loads(val)
         except json.JSONDecodeError as e: raise FirmwareError(f"{path}: bad {key} line ({e})") from None
-    if set(rec) != {'Model', 'DetectorConfig', 'classes', 'FeatureConfig'}: raise FirmwareError(f"{path}: records only {sorted(rec)}")
+    if set(rec) - {'OperatingPoint'} != {'Model', 'DetectorConfig', 'classes', 'FeatureConfig'}:
+        raise FirmwareError(f"{path}: records only {sorted(rec)}")
     model = None if 'BARKBOOK_MODEL_NONE' in text else read_model_cc(fw/MODEL_CC)
     return dict(cfg=FeatureConfig.from_dict(rec['FeatureConfig']), det_cfg=DetectorConfig.from_dict(rec['DetectorConfig']),
-                classes=rec['classes'], model=model, **rec['Model'])
+                classes=rec['classes'], model=model, operating_point=rec.get('OperatingPoint'), **rec['Model'])
 
 def update_firmware(firmware_dir=None, **changes)->list:
     "Regenerate a firmware tree with some inputs changed (e.g. `det_cfg=...`), keeping the others; returns the written paths."
     inputs = read_firmware(firmware_dir)
     unknown = set(changes) - set(inputs)
     if unknown: raise FirmwareError(f"update_firmware: unknown inputs {sorted(unknown)}; use {sorted(inputs)}")
-    return write_firmware(firmware_files(**{**inputs, **changes}), firmware_dir)
+    return write_firmware(firmware_files(**_changed(inputs, changes)), firmware_dir)
+
+def _changed(inputs:dict, changes:dict)->dict:
+    "`inputs` with `changes`; the operating point's figures are dropped (unless given) when the model, detector, front-end or classes change: they were measured on the old ones."
+    out = {**inputs, **changes}
+    if 'operating_point' not in changes and {'model', 'det_cfg', 'cfg', 'classes'} & set(changes): out['operating_point'] = None
+    return out
 
 # %% ../nbs/22_firmware.ipynb #64cdde43
 def write_detector_header(det_cfg:DetectorConfig, # post-processing defaults
                           firmware_dir=None,      # the firmware folder (default: the repository's)
                           classes=None,           # class labels in model output order
                           fcfg:FeatureConfig|None=None, # the front-end (for the hop in frames)
+                          operating_point:dict|None=None, # its figures (`operating_point_record`), recorded beside it
                          )->Path:
     "Put `det_cfg` into the firmware: updates model_settings.h when the tree has one, else writes the old detector_config.h."
     fw = Path(firmware_dir) if firmware_dir is not None else default_firmware_dir()
     if (fw/SETTINGS_H).exists():
-        changes = dict(det_cfg=det_cfg, **({} if classes is None else dict(classes=list(classes))),
+        changes = dict(det_cfg=det_cfg, operating_point=operating_point, **({} if classes is None else dict(classes=list(classes))),
                        **({} if fcfg is None else dict(cfg=fcfg)))
         return update_firmware(fw, **changes)[0]
     classes, fcfg = list(DEFAULT_CLASSES if classes is None else classes), fcfg or FeatureConfig()
@@ -409,7 +440,7 @@ def stage_firmware(dest,                    # new folder for the copy
     changes = {k: v for k, v in dict(cfg=fcfg, det_cfg=det_cfg, classes=None if classes is None else list(classes)).items()
                if v is not None}
     if changes:
-        inputs = {**read_firmware(fw), **changes}
+        inputs = _changed(read_firmware(fw), changes)
         try: files = firmware_files(**inputs)
         except FirmwareError:                       # e.g. other mels or labels: the portable libraries only
             files = firmware_files(**{**inputs, 'model': None, 'arena_bytes': None})

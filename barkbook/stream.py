@@ -576,12 +576,16 @@ def point_summary(scored:list, det_cfg:DetectorConfig, cfg:FeatureConfig, bark_l
 
 # %% ../nbs/24_stream.ipynb #4b87467a
 def ship_operating_point(run:Run, det_cfg:DetectorConfig, cfg:FeatureConfig, classes:list,
-                         firmware_dir=None)->list:
-    "Stage 5: write the detector config into the run and the firmware's detector defaults (run and `firmware_dir`)."
-    from barkbook.firmware import write_detector_header   # the firmware generator (22_firmware)
+                         firmware_dir=None,
+                         summary:dict|None=None, # the point's `point_summary` on the generated scenes: its figures go beside it
+                         rule:str='',            # the rule that chose it
+                        )->list:
+    "Stage 5: write the detector config into the run and the firmware's detector defaults (run and `firmware_dir`), with its figures."
+    from barkbook.firmware import write_detector_header, operating_point_record   # the firmware generator (22_firmware)
+    op = operating_point_record(summary, rule) if summary else None
     written = [run.write_detector_config(det_cfg)]
     for fw in [run.firmware_dir] + ([Path(firmware_dir)] if firmware_dir is not None else []):
-        written.append(write_detector_header(det_cfg, fw, classes=classes, fcfg=cfg))
+        written.append(write_detector_header(det_cfg, fw, classes=classes, fcfg=cfg, operating_point=op))
     return [Path(w) for w in written]
 
 # %% ../nbs/24_stream.ipynb #3c67cc86
@@ -690,14 +694,15 @@ def evaluate_run(run:Run,               # the run: features and the int8 model i
               for k, v in groups.items()}
     sweep_s = time.perf_counter() - t
     row, ok, det_cfg = operating_point(tables['synthetic'], base, p.rule)                      # 4
-    written = ship_operating_point(run, det_cfg, det.cfg, det.classes, p.firmware_dir)        # 5
-    all_t = pd.concat([t.assign(dataset=k) for k, t in tables.items()], ignore_index=True)
-    written.append(_save_csv(run.stream_path('sweep.csv'), all_t))                            # 6
-    if plots: written += save_plots(run, tables, row, p.rule, ss.example, det, det_cfg, p.bark_label, p.tolerance_s)
     bd = breakdown(ss.scored, det_cfg, det.cfg, p.bark_label, p.tolerance_s)
     fa_group = bd.false_alarms.dataset.map(_group)   # n_false_sounds: distinct clips, the scenes replay each many times
     summaries = {k: dict(point_summary(v, det_cfg, det.cfg, p.bark_label, p.tolerance_s),
                          n_false_sounds=false_alarm_sounds(bd.false_alarms[fa_group == k])) for k, v in groups.items()}
+    written = ship_operating_point(run, det_cfg, det.cfg, det.classes, p.firmware_dir,        # 5
+                                   summaries['synthetic'], p.rule if ok else f"{p.rule}: not met, the closest point")
+    all_t = pd.concat([t.assign(dataset=k) for k, t in tables.items()], ignore_index=True)
+    written.append(_save_csv(run.stream_path('sweep.csv'), all_t))                            # 6
+    if plots: written += save_plots(run, tables, row, p.rule, ss.example, det, det_cfg, p.bark_label, p.tolerance_s)
     for name, df in (('misses_by_snr', bd.by_snr), ('misses_by_kind', bd.by_kind), ('false_alarms', bd.false_alarms)):
         written.append(_save_csv(run.stream_path(f'{name}.csv'), df))
     report = stream_report(p, row, ok, det_cfg, ss, bd, summaries, sweep_s, written)          # 7

@@ -116,8 +116,11 @@ def test_bark_free_audio_gives_no_detection(loud):
     assert len(scenes.events_from_scores(stream.stream_scores(loud.model, sc.audio, det.grid(loud.cfg)), det, loud.cfg)) == 0
 
 def test_operating_point_satisfies_its_rule(loud_run):
-    "evaluate_run ships a point that satisfies the rule on the scenes it was chosen on, to JSON and header."
+    """evaluate_run ships a point that satisfies the rule on the scenes it was chosen on, to JSON and headers; a generated
+    model_settings.h gets the point's figures beside it."""
+    from barkbook import firmware as fwm
     fw = loud_run.root/'fw_copy'
+    fwm.write_firmware(fwm.firmware_files(loud_run.read_feature_config(), DetectorConfig(), loud_run.read_classes()), fw)
     res = stream.evaluate_run(loud_run, _params(firmware_dir=str(fw), snrs_db=[0, 10, 20], thresholds=[0.3, 0.5, 0.7, 0.9],
                                                detector_rules=['average_window=1', 'average_window=3'], rule='fa_per_hour<=0'),
                             plots=False)
@@ -129,8 +132,12 @@ def test_operating_point_satisfies_its_rule(loud_run):
     assert (det.confidence_threshold, f'average_window={det.average_window}') == (ch.threshold, ch.rule)
     ms = [scenes.scene_metrics(scenes.events_from_scores(s, det, res.cfg, sc.duration), sc, 'dog_bark', 0.5) for sc, s in res.scored]
     assert sum(m['n_false'] for m in ms) == 0 and sum(m['n_barks'] - m['n_found'] for m in ms) == ch.n_missed
-    for p in (loud_run.root/'firmware', fw):
-        assert f'{det.confidence_threshold:g}' in (p/'lib/bark_detector/detector_config.h').read_text()
+    assert f'{det.confidence_threshold:g}' in (loud_run.root/'firmware/lib/bark_detector/detector_config.h').read_text()
+    got = fwm.read_firmware(fw)
+    assert got['det_cfg'] == det and got['model'] is None
+    op = got['operating_point']
+    assert (op['rule'], op['n_barks'], op['fa_per_hour']) == ('fa_per_hour<=0', ch.n_barks, 0.0)
+    assert op['miss_rate'] == round(ch.miss_rate, 4) and op['miss_ci_low'] <= op['miss_rate'] <= op['miss_ci_high']
     assert loud_run.stream_path('sweep.csv').exists() and loud_run.read_stream_report().rule_satisfied
 
 def test_impossible_rule_is_reported(loud_run):

@@ -61,10 +61,8 @@ def run_firmware_files(run:Run)->dict:
     rep = run.read_conversion_report()
     det_cfg = run.read_detector_config() if run.detector_config_path.exists() else DetectorConfig()
     note = f"from run {run.name}'s conversion report (measured {rep.arena.get('measured_bytes', '?')} B + margin)"
-    own = read_firmware(run.firmware_dir) if (run.firmware_dir/SETTINGS_H).exists() else {}   # 03 and 04 keep it current
-    op = own['operating_point'] if own.get('model') == model and own.get('det_cfg') == det_cfg else None
     return firmware_files(run.read_feature_config(), det_cfg, run.read_classes(), model, rep.arena['bytes'],
-                          run.name, note, op)
+                          run.name, note)
 
 # %% ../nbs/22_arduino.ipynb #62a21ed7
 FIRMWARE_SOURCES = ('lib/audio_processor/audio_processor.h', 'lib/audio_processor/audio_processor.cpp',

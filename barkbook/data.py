@@ -44,7 +44,7 @@ def check_data_params(p:DataParams):
                         f"(got {p.val_frac}, {p.test_frac})")
     if len(p.snr_db) != 2 or not p.snr_db[0] <= p.snr_db[1]:
         raise DataError(f"snr_db must be [low, high] with low <= high, got {p.snr_db!r}")
-    for k in ('barks_over_talk', 'short_words', 'hard_negatives'):
+    for k in ('barks_over_talk', 'bark_styles', 'short_words', 'hard_negatives'):
         if not 0 <= getattr(p, k) <= 1: raise DataError(f"{k} is a share, between 0 and 1, got {getattr(p, k)!r}")
     unknown = [v for v in c if v not in synth.CLASSES] if p.clips_per_class else []
     if unknown: raise DataError(f"the built-in generator cannot make {unknown} (it makes "
@@ -176,6 +176,7 @@ def make_synth_clips(run:Run, plan:pd.DataFrame, p:DataParams, progress:bool=Tru
     snr = tuple(float(v) for v in p.snr_db)
     opts = {} if snr == tuple(synth.SNR_DB) else dict(snr_db=snr)
     if p.barks_over_talk: opts['talk'] = float(p.barks_over_talk)
+    if p.bark_styles: opts['styles'] = float(p.bark_styles)
     if p.hard_negatives: opts['hard'] = float(p.hard_negatives)
     if p.short_words: opts['words'] = float(p.short_words)
     rows, jobs, where = [], [], {}

@@ -131,6 +131,7 @@ class DataParams(StepParams):
     test_frac: float = P(0.15, "fraction of groups for test (data sets without an official split)")
     snr_db: list[float] = P([0, 20], "range of bark/speech-to-background ratio in synthetic clips, dB")
     barks_over_talk: float = P(0.0, "share of synthetic bark clips with a person talking in their background")
+    bark_styles: float = P(0.0, "share of synthetic bark clips that are woofs, yips, harsh barks or two dogs at once")
     short_words: float = P(0.3, "share of synthetic speech clips of one or two words said alone")
     hard_negatives: float = P(0.0, "chance of a hard negative (impacts, beeps, coughs, machines, animals) in synthetic ambient sound with events")
     augment_copies: int = P(1, "copies of each non-silence training clip through the room/microphone chain")

@@ -13,11 +13,11 @@ from .core import BarkbookError
 from .audio import SAMPLE_RATE, rms_dbfs, peak_dbfs
 
 # %% auto #0
-__all__ = ['CLASSES', 'CLIP_SAMPLES', 'VOICE_VARIANTS', 'HARD_NEGATIVES', 'BEDS', 'EVENTS', 'SNR_DB', 'PEAK_DBFS',
-           'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'DOG_SIZES', 'SPEECH_FORMS', 'SynthError',
-           'clip_rng', 'dog_identity', 'bark', 'dog_barks', 'espeak_voices', 'espeak_say', 'speaker_identity', 'speech',
-           'ambient', 'synth_identity', 'dog_size', 'clip_kind', 'synth_clip', 'clip_comment', 'read_clip_comment',
-           'parallel_batches', 'TextProgress', 'render_clips']
+__all__ = ['CLASSES', 'CLIP_SAMPLES', 'BARK_STYLES', 'CLIP_STYLES', 'VOICE_VARIANTS', 'HARD_NEGATIVES', 'BEDS', 'EVENTS',
+           'SNR_DB', 'PEAK_DBFS', 'AMBIENT_MIN_RMS_DBFS', 'SILENCE_DBFS', 'MIC_FLOOR_DBFS', 'DOG_SIZES', 'SPEECH_FORMS',
+           'SynthError', 'clip_rng', 'dog_identity', 'bark', 'dog_barks', 'espeak_voices', 'espeak_say',
+           'speaker_identity', 'speech', 'ambient', 'synth_identity', 'dog_size', 'clip_kind', 'synth_clip',
+           'clip_comment', 'read_clip_comment', 'parallel_batches', 'TextProgress', 'render_clips']
 
 # %% ../nbs/16_synth.ipynb #c77001ae
 CLASSES = ('dog_bark', 'speech', 'ambient', 'silence')   # the classes the built-in generator can make
@@ -113,9 +113,32 @@ def dog_identity(rng:np.random.Generator)->dict:
                 rough=float(rng.uniform(0, 0.6) * size), breath=float(rng.uniform(0.05, 0.35)))
 
 # %% ../nbs/16_synth.ipynb #d2be9385
-def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
-    "One bark of `dog`, float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
-    dur = rng.uniform(0.08, 0.30)
+BARK_STYLES = ('bark', 'woof', 'yip', 'harsh')   # how one bark can sound
+_BARK_DUR = dict(bark=(0.08, 0.30), woof=(0.15, 0.40), yip=(0.04, 0.12), harsh=(0.10, 0.35))     # s
+_BARK_ATTACK = dict(bark=(0.002, 0.015), woof=(0.010, 0.040), yip=(0.001, 0.006), harsh=(0.002, 0.015))   # s
+
+def _chaos(rng, n, step=40):
+    "Deterministic chaos in [-1, 1]: the logistic map (r = 3.9) from a random start, a new value every `step` samples."
+    # hand-written: four lines of arithmetic no kept audio library offers
+    x = np.empty(n // step + 2); x[0] = rng.uniform(0.1, 0.9)
+    for i in range(1, len(x)): x[i] = 3.9 * x[i - 1] * (1 - x[i - 1])
+    return np.interp(np.arange(n), np.arange(len(x)) * step, 2 * x - 1)
+
+def _styled(rng, dog:dict, style:str)->dict:
+    "The dog's voice for one bark of `style`: a woof lower, darker and less breathy, a yip higher, a harsh bark rough and noisy."
+    if style == 'woof':
+        return dict(dog, f0=max(150.0, dog['f0'] * rng.uniform(0.6, 0.85)), tilt=dog['tilt'] + rng.uniform(0.6, 1.2),
+                    formants=[f * rng.uniform(0.7, 0.85) for f in dog['formants']], breath=dog['breath'] * 0.5)
+    if style == 'yip': return dict(dog, f0=min(1500.0, dog['f0'] * rng.uniform(1.4, 2.0)))
+    if style == 'harsh': return dict(dog, rough=max(dog['rough'], rng.uniform(0.4, 0.9)),
+                                     breath=dog['breath'] + rng.uniform(0.4, 0.9))
+    return dog
+
+def bark(rng:np.random.Generator, dog:dict, style:str='bark')->np.ndarray:
+    "One bark of `dog` in `style` (BARK_STYLES), float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
+    if style not in BARK_STYLES: raise SynthError(f"bark style must be one of {BARK_STYLES}, got {style!r}")
+    dog = _styled(rng, dog, style)
+    dur = rng.uniform(*_BARK_DUR[style])
     n = int(dur * SAMPLE_RATE)
     u = np.linspace(0, 1, n)
     f_peak = dog['f0'] * rng.uniform(1.15, 1.7)
@@ -123,15 +146,19 @@ def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
     u_peak = rng.uniform(0.1, 0.35)
     f0 = np.interp(u, [0, u_peak, 1], [f_start, f_peak, f_end])
     f0 = np.clip(f0 * (1 + 0.03 * _smooth_noise(rng, n, 12)), 120, 1600)
+    if style == 'harsh': f0 = f0 * (1 + rng.uniform(0.05, 0.15) * _chaos(rng, n))   # an irregular, chaotic pitch
     n_h = max(2, int(7600 / f0.min()))
     amps = np.arange(1, n_h + 1) ** -dog['tilt'] * rng.uniform(0.6, 1.0, n_h)
     src = _tone(f0, amps, rng.uniform(0, 2 * np.pi, n_h))
     if dog['rough'] > 0:   # sub-harmonic roughness (period doubling) of big dogs
         src = src * (1 + dog['rough'] * np.sin(np.pi * np.cumsum(f0) / SAMPLE_RATE))
-    src = src / (np.std(src) + 1e-12) + dog['breath'] * 1.5 * rng.standard_normal(n)
+    breath = dog['breath'] * 1.5 * rng.standard_normal(n)
+    if style == 'harsh': breath = breath * (1 + np.clip(_chaos(rng, n, 160), 0, 1))   # bursts of noise
+    src = src / (np.std(src) + 1e-12) + breath
     fr = np.array(dog['formants']) * rng.uniform(0.92, 1.08, 3)
     y = _resonate(src, fr, fr * rng.uniform(0.15, 0.35, 3), [1.0, 0.7, 0.4]) + 0.25 * src
-    attack = int(rng.uniform(0.002, 0.015) * SAMPLE_RATE)
+    if style == 'woof': y = _filt(y, 'low', rng.uniform(700, 1600))   # a closed mouth: little above the first formants
+    attack = int(rng.uniform(*_BARK_ATTACK[style]) * SAMPLE_RATE)
     env = np.exp(-u * rng.uniform(3.0, 6.0))
     env[:attack] *= np.linspace(0, 1, attack) ** 0.7
     env *= np.clip((1 - u) * 12, 0, 1)   # end cleanly
@@ -139,10 +166,15 @@ def bark(rng:np.random.Generator, dog:dict)->np.ndarray:
     return (y / (np.max(np.abs(y)) + 1e-12)).astype(np.float32)
 
 # %% ../nbs/16_synth.ipynb #0473b1fc
-def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
+CLIP_STYLES = ('woof', 'yip', 'harsh', 'two dogs')   # what 01's `bark_styles` share of bark clips becomes, evenly
+
+def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES,
+              styles:float=0.0, # share of clips in one of CLIP_STYLES (01's bark_styles); the rest plain barks
+             )->tuple:
     "1-4 barks of `dog` at random spacing in `n` samples, placed near or far; returns (samples, info)."
+    style = CLIP_STYLES[int(rng.integers(len(CLIP_STYLES)))] if styles > 0 and rng.random() < styles else 'bark'
     k = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.35, 0.2, 0.15]))
-    barks = [bark(rng, dog) * _db(rng.uniform(-6, 0)) for _ in range(k)]
+    barks = [bark(rng, dog, style if style in BARK_STYLES else 'bark') * _db(rng.uniform(-6, 0)) for _ in range(k)]
     gaps = rng.uniform(0.05, 0.35, k) * SAMPLE_RATE
     total = sum(len(b) for b in barks[:-1]) + int(gaps[:-1].sum()) + len(barks[-1])
     start = int(rng.integers(0, max(1, n - min(total, n - len(barks[0])))))
@@ -157,7 +189,13 @@ def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES)->tuple:
                 rng.uniform(0.3, 0.7) if far else rng.uniform(0.0, 0.25))
     # where the barks are (first onset, end of the last bark), s: scenes place and label a bark clip by it
     event = [round(start / SAMPLE_RATE, 4), round(min(n, start + total) / SAMPLE_RATE, 4)]
-    return y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far), event_s=event)
+    y, info = y[:n], dict(n_barks=k, onset_s=start / SAMPLE_RATE, far=bool(far), event_s=event, style=style)
+    if style == 'two dogs':   # a second dog, drawn for this clip only (so never shared across splits), over the first
+        y2, i2 = dog_barks(rng, dog_identity(rng), n)
+        y = y + y2 * (np.max(np.abs(y)) / (np.max(np.abs(y2)) + 1e-12) * _db(rng.uniform(-8, 0)))
+        info.update(n_barks=k + i2['n_barks'], onset_s=min(info['onset_s'], i2['onset_s']),
+                    event_s=[min(event[0], i2['event_s'][0]), max(event[1], i2['event_s'][1])])
+    return y, info
 
 # %% ../nbs/16_synth.ipynb #0a83ff6b
 class _VOICE(ctypes.Structure):
@@ -805,14 +843,14 @@ def _event_clip(rng, y, info, n, snr_db, talk=0.0, hard=0.0):
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
     return y, info
 
-def _bark_clip(rng, ident, n, snr_db, talk, hard, words):
-    return _event_clip(rng, *dog_barks(rng, ident, n), n, snr_db, talk, hard)
-def _speech_clip(rng, ident, n, snr_db, talk, hard, words):
+def _bark_clip(rng, ident, n, snr_db, talk, hard, words, styles=0.0):
+    return _event_clip(rng, *dog_barks(rng, ident, n, styles), n, snr_db, talk, hard)
+def _speech_clip(rng, ident, n, snr_db, talk, hard, words, styles=0.0):
     return _event_clip(rng, *speech(rng, ident, n, words), n, snr_db, 0.0, hard)
 
 
 # %% ../nbs/16_synth.ipynb #7a45d1f1
-def _ambient_clip(rng, ident, n, snr_db, talk, hard, words):
+def _ambient_clip(rng, ident, n, snr_db, talk, hard, words, styles=0.0):
     "An ambient scene at a random peak level, never quieter than AMBIENT_MIN_RMS_DBFS."
     y, info = ambient(rng, n, hard=hard)
     peak = rng.uniform(*PEAK_DBFS); y = _set_peak(y, peak)
@@ -850,7 +888,9 @@ def _ambient_kind(kinds:list, levels_db:list)->str:
 
 def clip_kind(label:str, info:dict, ident:dict)->str:
     "A short name of what a generated clip of `label` holds, from its `info` and its group's `ident`."
-    if label == 'dog_bark': return f"{dog_size(ident['size'])} {'far' if info['far'] else 'near'}"
+    if label == 'dog_bark':   # size and distance, and the style when it is not a plain bark
+        style = info.get('style', 'bark')
+        return f"{dog_size(ident['size'])} {'far' if info['far'] else 'near'}" + ('' if style == 'bark' else f' {style}')
     if label == 'speech': return info['form']
     if label == 'silence': return 'faint hum' if info['hum'] else 'silence'
     return _ambient_kind(info['kinds'], info['levels_db'])
@@ -867,12 +907,13 @@ def synth_clip(label:str,  # one of CLASSES
                talk:float=0.0, # share of bark clips with a person talking in their background (01's barks_over_talk)
                hard:float=0.0, # chance of a hard negative in ambient sound with events (01's hard_negatives)
                words:float=0.0, # share of speech clips of one or two words alone (01's short_words)
+               styles:float=0.0, # share of bark clips that are woofs, yips, harsh barks or two dogs (01's bark_styles)
               )->tuple:
     "Render one clip: float32 samples at 16 kHz and a dict describing it."
     ident = synth_identity(label, seed, group)
     rng = clip_rng(seed, label, group, index)
     if label != 'silence':   # a real microphone never delivers digital zeros: add its self-noise floor
-        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk, hard, words)
+        y, info = _CLIP_RECIPES[label](rng, ident, n, snr_db, talk, hard, words, styles)
         y = y + _mic_floor(rng, n)
     else: y, info = _silence_clip(rng, ident, n)
     info.update(kind=clip_kind(label, info, ident), label=label, seed=int(seed), group=int(group), index=int(index),

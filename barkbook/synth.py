@@ -114,8 +114,8 @@ def dog_identity(rng:np.random.Generator)->dict:
 
 # %% ../nbs/16_synth.ipynb #d2be9385
 BARK_STYLES = ('bark', 'woof', 'yip', 'harsh')   # how one bark can sound
-_BARK_DUR = dict(bark=(0.08, 0.30), woof=(0.15, 0.40), yip=(0.04, 0.12), harsh=(0.10, 0.35))     # s
-_BARK_ATTACK = dict(bark=(0.002, 0.015), woof=(0.010, 0.040), yip=(0.001, 0.006), harsh=(0.002, 0.015))   # s
+_BARK_TIMES = dict(bark=((0.08, 0.30), (0.002, 0.015)), woof=((0.15, 0.40), (0.010, 0.040)),   # (duration, attack) ranges, s
+                   yip=((0.04, 0.12), (0.001, 0.006)), harsh=((0.10, 0.35), (0.002, 0.015)))
 
 def _chaos(rng, n, step=40):
     "Deterministic chaos in [-1, 1]: the logistic map (r = 3.9) from a random start, a new value every `step` samples."
@@ -138,7 +138,8 @@ def bark(rng:np.random.Generator, dog:dict, style:str='bark')->np.ndarray:
     "One bark of `dog` in `style` (BARK_STYLES), float samples with peak 1: rise-fall pitch, harmonics, formants, breath, fast decay."
     if style not in BARK_STYLES: raise SynthError(f"bark style must be one of {BARK_STYLES}, got {style!r}")
     dog = _styled(rng, dog, style)
-    dur = rng.uniform(*_BARK_DUR[style])
+    (dur_s, attack_s) = _BARK_TIMES[style]
+    dur = rng.uniform(*dur_s)
     n = int(dur * SAMPLE_RATE)
     u = np.linspace(0, 1, n)
     f_peak = dog['f0'] * rng.uniform(1.15, 1.7)
@@ -158,7 +159,7 @@ def bark(rng:np.random.Generator, dog:dict, style:str='bark')->np.ndarray:
     fr = np.array(dog['formants']) * rng.uniform(0.92, 1.08, 3)
     y = _resonate(src, fr, fr * rng.uniform(0.15, 0.35, 3), [1.0, 0.7, 0.4]) + 0.25 * src
     if style == 'woof': y = _filt(y, 'low', rng.uniform(700, 1600))   # a closed mouth: little above the first formants
-    attack = int(rng.uniform(*_BARK_ATTACK[style]) * SAMPLE_RATE)
+    attack = int(rng.uniform(*attack_s) * SAMPLE_RATE)
     env = np.exp(-u * rng.uniform(3.0, 6.0))
     env[:attack] *= np.linspace(0, 1, attack) ** 0.7
     env *= np.clip((1 - u) * 12, 0, 1)   # end cleanly
@@ -174,7 +175,7 @@ def dog_barks(rng:np.random.Generator, dog:dict, n:int=CLIP_SAMPLES,
     "1-4 barks of `dog` at random spacing in `n` samples, placed near or far; returns (samples, info)."
     style = CLIP_STYLES[int(rng.integers(len(CLIP_STYLES)))] if styles > 0 and rng.random() < styles else 'bark'
     k = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.35, 0.2, 0.15]))
-    barks = [bark(rng, dog, style if style in BARK_STYLES else 'bark') * _db(rng.uniform(-6, 0)) for _ in range(k)]
+    barks = [bark(rng, dog, 'bark' if style == 'two dogs' else style) * _db(rng.uniform(-6, 0)) for _ in range(k)]
     gaps = rng.uniform(0.05, 0.35, k) * SAMPLE_RATE
     total = sum(len(b) for b in barks[:-1]) + int(gaps[:-1].sum()) + len(barks[-1])
     start = int(rng.integers(0, max(1, n - min(total, n - len(barks[0])))))
